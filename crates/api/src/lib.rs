@@ -1,0 +1,116 @@
+//! The HTTP edge of the LAE platform: departments command and query over axum.
+//!
+//! Startup is a library function ([`Application::build`] then
+//! [`Application::run_until_stopped`]) so that tests start the real application on
+//! port 0 against a database of their own.
+//!
+//! # Layout
+//! - [`settings`]: configuration from the environment.
+//! - [`problem`]: the one error type, rendered as `application/problem+json`.
+//! - [`extract`]: JSON bodies that name the field at fault; the caller's identity.
+//! - [`routes`]: one module per aggregate, each with its own `router()`.
+//! - [`state`]: what handlers share (the pool and one executor per aggregate).
+
+pub mod extract;
+pub mod problem;
+pub mod routes;
+pub mod settings;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use lae_store::db::{self, DbError};
+use tokio::net::TcpListener;
+
+pub use settings::Settings;
+pub use state::AppState;
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A built application, listening but not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Prepares the database (creates it, applies migrations), connects as the
+    /// application role and binds the HTTP listener.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        db::prepare(&settings.db).await?;
+        let pool = db::connect_app(&settings.db).await?;
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: settings.http_addr,
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            state: AppState::new(pool),
+        })
+    }
+
+    /// The address actually bound (tests bind port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "listening");
+        axum::serve(self.listener, routes::app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,220 @@
+//! The API's one error type, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Titles and details are in French: department users read them. `code` and
+//! `field` are stable English identifiers for programs. Internal failures are
+//! logged with their cause and shown as an opaque 500 carrying the request id.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lae_domain::{Rejection, RejectionKind};
+use lae_store::CommandError;
+use serde::Serialize;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON of the expected shape.
+    #[error("malformed request: {detail}")]
+    Malformed {
+        detail: String,
+        field: Option<String>,
+    },
+    /// 415: the body is not declared as JSON.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 413: the body is larger than the route accepts.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 401: no usable identity on the request.
+    #[error("unauthenticated")]
+    Unauthenticated { detail: &'static str },
+    /// 404: the addressed resource does not exist.
+    #[error("not found: {detail}")]
+    NotFound { code: &'static str, detail: String },
+    /// 422: well-formed input that breaks a rule, naming the field.
+    #[error("invalid {field}: {detail}")]
+    Invalid {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
+    /// 409: the state of the aggregate does not allow the command.
+    #[error("conflict: {detail}")]
+    Conflict {
+        code: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
+    /// 409: another command changed the aggregate first; retrying may succeed.
+    #[error("concurrent modification")]
+    ConcurrentModification,
+    /// 500: logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::Invalid {
+            code,
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict { .. } | Self::ConcurrentModification => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn parts(&self) -> (&'static str, &'static str, String, Option<&str>) {
+        match self {
+            Self::Malformed { detail, field } => (
+                "malformed_request",
+                "Requête mal formée",
+                detail.clone(),
+                field.as_deref(),
+            ),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "Type de contenu non pris en charge",
+                "Le corps de la requête doit être du JSON (Content-Type: application/json)."
+                    .into(),
+                None,
+            ),
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                "Requête trop volumineuse",
+                "Le corps de la requête dépasse la taille autorisée.".into(),
+                None,
+            ),
+            Self::Unauthenticated { detail } => (
+                "unauthenticated",
+                "Authentification requise",
+                (*detail).into(),
+                None,
+            ),
+            Self::NotFound { code, detail } => (code, "Introuvable", detail.clone(), None),
+            Self::Invalid {
+                code,
+                field,
+                detail,
+            } => (code, "Donnée invalide", detail.clone(), Some(field.as_str())),
+            Self::Conflict {
+                code,
+                detail,
+                field,
+            } => (code, "Opération impossible", detail.clone(), *field),
+            Self::ConcurrentModification => (
+                "concurrent_modification",
+                "Modification concurrente",
+                "Le dossier a été modifié par quelqu'un d'autre entre-temps : rechargez-le puis réessayez."
+                    .into(),
+                None,
+            ),
+            Self::Internal(_) => (
+                "internal_error",
+                "Erreur interne",
+                "Une erreur interne est survenue. Elle a été enregistrée ; réessayez plus tard."
+                    .into(),
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %cause, "request failed");
+        }
+        let (code, title, detail, field) = self.parts();
+        let body = Problem {
+            type_: format!("https://lae.fr/problemes/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            code,
+            field,
+        };
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl<E: Rejection> From<CommandError<E>> for ApiError {
+    fn from(err: CommandError<E>) -> Self {
+        match err {
+            CommandError::Rejected(rejection) => rejection.into_api_error(),
+            CommandError::Conflict => Self::ConcurrentModification,
+            CommandError::Store(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Turns a domain rejection into its HTTP problem.
+pub trait IntoApiError {
+    fn into_api_error(self) -> ApiError;
+}
+
+impl<E: Rejection> IntoApiError for E {
+    fn into_api_error(self) -> ApiError {
+        let detail = self.to_string();
+        match self.kind() {
+            RejectionKind::NotFound => ApiError::NotFound {
+                code: self.code(),
+                detail,
+            },
+            RejectionKind::Conflict => ApiError::Conflict {
+                code: self.code(),
+                detail,
+                field: self.field(),
+            },
+            RejectionKind::Invalid => ApiError::Invalid {
+                code: self.code(),
+                field: self.field().unwrap_or("body").to_owned(),
+                detail,
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal(err)
+    }
+}

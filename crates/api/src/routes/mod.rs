@@ -1,0 +1,192 @@
+//! The HTTP routes: one module per aggregate, merged under `/api/v1`.
+
+mod contracts;
+mod customers;
+mod invoices;
+mod offers;
+mod system;
+mod tickets;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::{NaiveDate, Utc};
+use cqrs_es::Aggregate;
+use lae_domain::Rejection;
+use lae_store::{CommandExecutor, Committed, EventMetadata, Source};
+use serde::Serialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::extract::{Actor, RequestId};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: API routes, system routes, layers.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(customers::router())
+        .merge(offers::router())
+        .merge(contracts::router())
+        .merge(invoices::router())
+        .merge(tickets::router());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(system::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let request_id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound {
+        code: "route_not_found",
+        detail: "Aucune ressource à cette adresse.".into(),
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = ApiError::Malformed {
+        detail: "Méthode non autorisée sur cette ressource.".into(),
+        field: None,
+    }
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// The identifier in the path, parsed; a problem (not axum's plain text) otherwise.
+#[derive(Debug)]
+pub struct PathId<T>(pub T);
+
+impl<S: Send + Sync, T> FromRequestParts<S> for PathId<T>
+where
+    T: std::str::FromStr + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Malformed {
+                detail: "Identifiant manquant dans l'adresse.".into(),
+                field: Some("id".into()),
+            })?;
+        raw.parse().map(PathId).map_err(|_| ApiError::NotFound {
+            code: "invalid_identifier",
+            detail: format!("« {raw} » n'est pas un identifiant valide."),
+        })
+    }
+}
+
+/// The metadata of the events a request causes.
+pub fn metadata(actor: &Actor, request: RequestId) -> EventMetadata {
+    EventMetadata::new(
+        actor.user.clone(),
+        actor.department.clone(),
+        Utc::now(),
+        request.0,
+        Source::Api,
+    )
+}
+
+/// Today's date at the edge, for commands whose date the caller leaves out.
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// The body of every successful command.
+#[derive(Debug, Serialize)]
+pub struct CommandAccepted {
+    pub id: String,
+    pub version: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
+}
+
+impl<A: Aggregate> From<&Committed<A>> for CommandAccepted {
+    fn from(c: &Committed<A>) -> Self {
+        Self {
+            id: c.aggregate_id.clone(),
+            version: c.version,
+            customer_number: None,
+            contract_id: None,
+        }
+    }
+}
+
+/// 201 Created with a `Location`, for a command that created an aggregate.
+pub fn created(collection: &str, body: CommandAccepted) -> Response {
+    let location = format!("/api/v1/{collection}/{}", body.id);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// 202 Accepted: the events are committed; read models follow.
+pub fn accepted(body: CommandAccepted) -> Response {
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// Checks that a referenced customer exists, as the field `field` of the body.
+pub async fn require_customer(
+    state: &AppState,
+    customer_id: &lae_domain::CustomerId,
+    field: &'static str,
+) -> Result<(), ApiError> {
+    if state
+        .events
+        .exists(
+            lae_domain::customer::Customer::TYPE,
+            &customer_id.to_string(),
+        )
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "unknown_customer",
+            field,
+            format!("Aucun client n'a l'identifiant {customer_id}."),
+        ))
+    }
+}
+
+/// Executes a command on an existing aggregate and answers 202 with its new version.
+pub async fn execute<A>(
+    executor: &CommandExecutor<A>,
+    id: impl std::fmt::Display,
+    command: A::Command,
+    actor: &Actor,
+    request: RequestId,
+) -> Result<Response, ApiError>
+where
+    A: Aggregate,
+    A::Error: Rejection,
+{
+    let committed = executor
+        .execute(&id.to_string(), command, &metadata(actor, request))
+        .await?;
+    Ok(accepted(CommandAccepted::from(&committed)))
+}

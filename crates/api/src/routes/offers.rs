@@ -1,0 +1,157 @@
+//! Offer commands (sales). Accepting an offer requests the contract from legal.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use chrono::NaiveDate;
+use lae_domain::contract::ContractError;
+use lae_domain::offer::{OfferCommand, contract_request_for};
+use lae_domain::{Cents, CustomerId, OfferId, ProductName, Reason};
+use lae_store::{CommandError, EventMetadata, Source, event_id};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    CommandAccepted, PathId, accepted, created, execute, metadata, require_customer, today,
+};
+use crate::extract::{Actor, RequestId, ValidJson};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/offers", post(propose))
+        .route("/offers/{id}/acceptance", post(accept))
+        .route("/offers/{id}/decline", post(decline))
+        .route("/offers/{id}/withdrawal", post(withdraw))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Propose {
+    id: Option<OfferId>,
+    customer_id: CustomerId,
+    product: ProductName,
+    /// Monthly premium in euro cents.
+    monthly_premium: Cents,
+    proposed_on: Option<NaiveDate>,
+}
+
+async fn propose(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    ValidJson(body): ValidJson<Propose>,
+) -> Result<Response, ApiError> {
+    require_customer(&state, &body.customer_id, "customer_id").await?;
+    let offer_id = body.id.unwrap_or_else(|| OfferId::new(Uuid::new_v4()));
+    let command = OfferCommand::ProposeOffer {
+        offer_id,
+        customer_id: body.customer_id,
+        product: body.product,
+        monthly_premium: body.monthly_premium,
+        proposed_on: body.proposed_on.unwrap_or_else(today),
+    };
+    let committed = state
+        .offers
+        .execute(&offer_id.to_string(), command, &metadata(&actor, request))
+        .await?;
+    Ok(created("offers", CommandAccepted::from(&committed)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Accept {
+    accepted_on: Option<NaiveDate>,
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<OfferId>,
+    ValidJson(body): ValidJson<Accept>,
+) -> Result<Response, ApiError> {
+    let meta = metadata(&actor, request);
+    let command = OfferCommand::AcceptOffer {
+        accepted_on: body.accepted_on.unwrap_or_else(today),
+    };
+    let committed = state
+        .offers
+        .execute(&id.to_string(), command, &meta)
+        .await?;
+    let mut response = CommandAccepted::from(&committed);
+    for envelope in &committed.events {
+        if let Some(contract_id) = request_contract(&state, id, envelope, &meta).await? {
+            response.contract_id = Some(contract_id);
+        }
+    }
+    Ok(accepted(response))
+}
+
+/// Applies the offer → contract policy to one committed offer event.
+///
+/// The contract id is derived from the offer id, so running the policy twice
+/// requests one contract: the second request is refused as already requested.
+async fn request_contract(
+    state: &AppState,
+    offer_id: OfferId,
+    envelope: &cqrs_es::EventEnvelope<lae_domain::offer::Offer>,
+    meta: &EventMetadata,
+) -> Result<Option<String>, ApiError> {
+    let Some((contract_id, command)) = contract_request_for(offer_id, &envelope.payload) else {
+        return Ok(None);
+    };
+    let cause = event_id(
+        <lae_domain::offer::Offer as cqrs_es::Aggregate>::TYPE,
+        &envelope.aggregate_id,
+        envelope.sequence,
+    );
+    let meta = meta.caused_by(cause, Source::Policy);
+    match state
+        .contracts
+        .execute(&contract_id.to_string(), command, &meta)
+        .await
+    {
+        Ok(_) | Err(CommandError::Rejected(ContractError::AlreadyRequested)) => {
+            Ok(Some(contract_id.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Close {
+    on: Option<NaiveDate>,
+    reason: Option<Reason>,
+}
+
+async fn decline(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<OfferId>,
+    ValidJson(body): ValidJson<Close>,
+) -> Result<Response, ApiError> {
+    let command = OfferCommand::DeclineOffer {
+        declined_on: body.on.unwrap_or_else(today),
+        reason: body.reason,
+    };
+    execute(&state.offers, id, command, &actor, request).await
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<OfferId>,
+    ValidJson(body): ValidJson<Close>,
+) -> Result<Response, ApiError> {
+    let command = OfferCommand::WithdrawOffer {
+        withdrawn_on: body.on.unwrap_or_else(today),
+        reason: body.reason,
+    };
+    execute(&state.offers, id, command, &actor, request).await
+}

@@ -1,0 +1,138 @@
+//! Ticket commands (customer service): calls and mails logged, acted on, routed to a
+//! department, resolved.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use lae_domain::ticket::TicketCommand;
+use lae_domain::{
+    ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason, TicketId,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{CommandAccepted, PathId, created, execute, metadata, require_customer};
+use crate::extract::{Actor, RequestId, ValidJson};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tickets", post(open))
+        .route("/tickets/{id}/actions", post(record_action))
+        .route("/tickets/{id}/routing", post(route))
+        .route("/tickets/{id}/resolution", post(resolve))
+}
+
+/// The operator is the calling user unless the body names another (a supervisor
+/// logging a colleague's call).
+fn operator(named: Option<OperatorName>, actor: &Actor) -> Result<OperatorName, ApiError> {
+    match named {
+        Some(operator) => Ok(operator),
+        None => actor.user.parse().map_err(|_| {
+            ApiError::invalid("invalid_operator", "operator", "Nom d'opérateur invalide.")
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Open {
+    id: Option<TicketId>,
+    channel: Channel,
+    reason: Reason,
+    customer_id: Option<CustomerId>,
+    opened_at: Option<DateTime<Utc>>,
+    operator: Option<OperatorName>,
+}
+
+async fn open(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    ValidJson(body): ValidJson<Open>,
+) -> Result<Response, ApiError> {
+    if let Some(customer_id) = &body.customer_id {
+        require_customer(&state, customer_id, "customer_id").await?;
+    }
+    let ticket_id = body.id.unwrap_or_else(|| TicketId::new(Uuid::new_v4()));
+    let command = TicketCommand::OpenTicket {
+        channel: body.channel,
+        reason: body.reason,
+        opened_at: body.opened_at.unwrap_or_else(Utc::now),
+        operator: operator(body.operator, &actor)?,
+        customer_id: body.customer_id,
+    };
+    let committed = state
+        .tickets
+        .execute(&ticket_id.to_string(), command, &metadata(&actor, request))
+        .await?;
+    Ok(created("tickets", CommandAccepted::from(&committed)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Action {
+    action: ActionText,
+    at: Option<DateTime<Utc>>,
+    operator: Option<OperatorName>,
+}
+
+async fn record_action(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<TicketId>,
+    ValidJson(body): ValidJson<Action>,
+) -> Result<Response, ApiError> {
+    let command = TicketCommand::RecordAction {
+        action: body.action,
+        at: body.at.unwrap_or_else(Utc::now),
+        operator: operator(body.operator, &actor)?,
+    };
+    execute(&state.tickets, id, command, &actor, request).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route {
+    department: Department,
+    note: Option<Note>,
+}
+
+async fn route(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<TicketId>,
+    ValidJson(body): ValidJson<Route>,
+) -> Result<Response, ApiError> {
+    let command = TicketCommand::RouteTicket {
+        department: body.department,
+        at: Utc::now(),
+        note: body.note,
+    };
+    execute(&state.tickets, id, command, &actor, request).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resolve {
+    resolution: Note,
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<TicketId>,
+    ValidJson(body): ValidJson<Resolve>,
+) -> Result<Response, ApiError> {
+    let command = TicketCommand::ResolveTicket {
+        resolution: body.resolution,
+        at: Utc::now(),
+    };
+    execute(&state.tickets, id, command, &actor, request).await
+}

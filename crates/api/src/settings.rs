@@ -1,0 +1,115 @@
+//! Configuration from the environment, with defaults that work on a developer machine.
+
+use std::net::SocketAddr;
+
+use lae_store::db::{APP_ROLE, DbError, DbSettings};
+
+/// Everything `lae serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db: DbSettings,
+    pub nats_url: String,
+    pub http_addr: SocketAddr,
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{name}: {source}")]
+    Db {
+        name: &'static str,
+        #[source]
+        source: DbError,
+    },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/lae";
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+
+impl Settings {
+    /// Reads `DATABASE_URL`, `LAE_APP_DB_USER`, `LAE_APP_DB_PASSWORD`,
+    /// `LAE_DB_POOL_SIZE`, `NATS_URL` and `LAE_HTTP_ADDR`.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Same as [`Settings::from_env`] over any lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let app_user = get("LAE_APP_DB_USER").unwrap_or_else(|| APP_ROLE.into());
+        let app_password = get("LAE_APP_DB_PASSWORD");
+        let pool_size = match get("LAE_DB_POOL_SIZE") {
+            None => 32,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| SettingsError::Invalid {
+                    name: "LAE_DB_POOL_SIZE",
+                    value: v.clone(),
+                    reason: "expected a number from 1 to 1000".into(),
+                })?,
+        };
+        let db = DbSettings::from_url(&database_url, &app_user, app_password.as_deref(), pool_size)
+            .map_err(|source| SettingsError::Db {
+                name: "DATABASE_URL",
+                source,
+            })?;
+        let http = get("LAE_HTTP_ADDR").unwrap_or_else(|| DEFAULT_HTTP_ADDR.into());
+        let http_addr =
+            http.parse()
+                .map_err(|e: std::net::AddrParseError| SettingsError::Invalid {
+                    name: "LAE_HTTP_ADDR",
+                    value: http.clone(),
+                    reason: e.to_string(),
+                })?;
+        Ok(Self {
+            db,
+            nats_url: get("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.into()),
+            http_addr,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_on_a_developer_machine() {
+        let s = from(&[]).expect("defaults are valid");
+        assert_eq!(s.db.database(), "lae");
+        assert_eq!(s.db.app.get_username(), "lae_app");
+        assert_eq!(s.nats_url, DEFAULT_NATS_URL);
+        assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("LAE_HTTP_ADDR", "nowhere", "LAE_HTTP_ADDR"),
+            ("LAE_DB_POOL_SIZE", "0", "LAE_DB_POOL_SIZE"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ];
+        for (name, value, expected) in cases {
+            let err = from(&[(name, value)]).expect_err(name).to_string();
+            assert!(err.contains(expected), "{name}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! What request handlers share.
+
+use std::sync::Arc;
+
+use lae_domain::contract::Contract;
+use lae_domain::customer::Customer;
+use lae_domain::invoice::Invoice;
+use lae_domain::offer::Offer;
+use lae_domain::ticket::Ticket;
+use lae_store::{CommandExecutor, EventRepository};
+use sqlx::PgPool;
+
+/// Shared state: cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub pool: PgPool,
+    pub events: EventRepository,
+    pub customers: CommandExecutor<Customer>,
+    pub offers: CommandExecutor<Offer>,
+    pub contracts: CommandExecutor<Contract>,
+    pub invoices: CommandExecutor<Invoice>,
+    pub tickets: CommandExecutor<Ticket>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool) -> Self {
+        let events = EventRepository::new(pool.clone());
+        Self(Arc::new(Inner {
+            customers: CommandExecutor::new(events.clone(), ()),
+            offers: CommandExecutor::new(events.clone(), ()),
+            contracts: CommandExecutor::new(events.clone(), ()),
+            invoices: CommandExecutor::new(events.clone(), ()),
+            tickets: CommandExecutor::new(events.clone(), ()),
+            events,
+            pool,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,48 @@
+//! Commands of the `Invoice` aggregate.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{Cents, ContractId, CustomerId, InvoiceNumber, Reason};
+
+/// What Billing can do with an invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command")]
+pub enum InvoiceCommand {
+    /// Issues an invoice to a customer.
+    IssueInvoice {
+        /// The invoiced customer.
+        customer_id: CustomerId,
+        /// The contract invoiced, if the invoice is for one.
+        contract_id: Option<ContractId>,
+        /// The number printed on the invoice.
+        number: InvoiceNumber,
+        /// The amount due, strictly positive.
+        amount: Cents,
+        /// The issue date.
+        issued_on: NaiveDate,
+        /// The due date, on or after the issue date.
+        due_on: NaiveDate,
+    },
+    /// Records the payment of the whole amount.
+    RecordPayment {
+        /// The payment date.
+        paid_on: NaiveDate,
+        /// The amount paid, which must equal the invoice amount.
+        amount: Cents,
+    },
+    /// Records that the bank rejected the payment (e.g. a direct debit returned unpaid).
+    RecordPaymentRejection {
+        /// The rejection date.
+        rejected_on: NaiveDate,
+        /// Why, as reported by the bank.
+        reason: Reason,
+    },
+    /// Cancels an unpaid invoice.
+    CancelInvoice {
+        /// The cancellation date.
+        cancelled_on: NaiveDate,
+        /// Why.
+        reason: Reason,
+    },
+}

@@ -1,0 +1,50 @@
+//! Commands of the `Ticket` aggregate.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::values::{ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason};
+
+/// What customer service can do with a ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command")]
+pub enum TicketCommand {
+    /// Logs an incoming call or mail.
+    OpenTicket {
+        /// How the customer got in touch.
+        channel: Channel,
+        /// Why the customer got in touch.
+        reason: Reason,
+        /// When the contact happened.
+        opened_at: DateTime<Utc>,
+        /// Who took the call or mail.
+        operator: OperatorName,
+        /// The customer, if identified.
+        customer_id: Option<CustomerId>,
+    },
+    /// Logs something done for the customer.
+    RecordAction {
+        /// What was done.
+        action: ActionText,
+        /// When.
+        at: DateTime<Utc>,
+        /// Who did it.
+        operator: OperatorName,
+    },
+    /// Hands the ticket over to another department.
+    RouteTicket {
+        /// The department that takes the ticket over.
+        department: Department,
+        /// When.
+        at: DateTime<Utc>,
+        /// A note for the receiving department, if any.
+        note: Option<Note>,
+    },
+    /// Closes the ticket.
+    ResolveTicket {
+        /// How the request was resolved.
+        resolution: Note,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}

@@ -1,0 +1,74 @@
+//! Rejections of ticket commands.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Rejection, RejectionKind, french_datetime};
+use crate::values::Department;
+
+/// Why a ticket command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// The ticket was never opened.
+    #[error("ce ticket n'existe pas")]
+    NotFound,
+    /// `OpenTicket` on an existing ticket.
+    #[error("ce ticket a déjà été ouvert")]
+    AlreadyOpened,
+    /// Any command on a resolved ticket.
+    #[error("le ticket est résolu : ouvrez un nouveau ticket")]
+    Resolved,
+    /// Routing to the department that already holds the ticket.
+    #[error("le ticket est déjà au service {}", department_label(.department))]
+    AlreadyRoutedThere {
+        /// The department holding the ticket.
+        department: Department,
+    },
+    /// A time earlier than the opening of the ticket.
+    #[error("l'horodatage ne peut pas précéder l'ouverture du ticket ({})", french_datetime(.opened_at))]
+    BeforeOpening {
+        /// When the ticket was opened.
+        opened_at: DateTime<Utc>,
+    },
+}
+
+/// The French name of a department, for messages.
+fn department_label(department: &Department) -> &'static str {
+    match department {
+        Department::CustomerService => "relation client",
+        Department::Legal => "juridique",
+        Department::Sales => "commercial",
+        Department::Billing => "facturation",
+    }
+}
+
+impl Rejection for TicketError {
+    fn kind(&self) -> RejectionKind {
+        match self {
+            Self::NotFound => RejectionKind::NotFound,
+            Self::AlreadyOpened | Self::Resolved | Self::AlreadyRoutedThere { .. } => {
+                RejectionKind::Conflict
+            }
+            Self::BeforeOpening { .. } => RejectionKind::Invalid,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "ticket_not_found",
+            Self::AlreadyOpened => "ticket_already_opened",
+            Self::Resolved => "ticket_resolved",
+            Self::AlreadyRoutedThere { .. } => "already_routed_there",
+            Self::BeforeOpening { .. } => "time_before_opening",
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::BeforeOpening { .. } => Some("at"),
+            Self::NotFound
+            | Self::AlreadyOpened
+            | Self::Resolved
+            | Self::AlreadyRoutedThere { .. } => None,
+        }
+    }
+}

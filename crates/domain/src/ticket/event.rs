@@ -1,0 +1,148 @@
+//! Events of the `Ticket` aggregate, their privacy classification and examples.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::examples::{CUSTOMER, ExampleError, at};
+use crate::privacy::{Classified, DataCategory, PersonalField, personal};
+use crate::values::{ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason};
+
+/// What happened to a customer-service ticket. The aggregate id is the ticket id.
+///
+/// Every event repeats the ticket's `customer_id` (when the caller was
+/// identified): the free texts are personal data encrypted with the
+/// customer's key, and the store must find that key from the event alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type")]
+pub enum TicketEvent {
+    /// A call or mail was logged.
+    TicketOpened {
+        /// The customer, if identified.
+        customer_id: Option<CustomerId>,
+        /// How the customer got in touch.
+        channel: Channel,
+        /// Why the customer got in touch.
+        reason: Reason,
+        /// When the contact happened.
+        opened_at: DateTime<Utc>,
+        /// Who took the call or mail.
+        operator: OperatorName,
+    },
+    /// Something was done for the customer.
+    ActionRecorded {
+        /// The ticket's customer, if identified.
+        customer_id: Option<CustomerId>,
+        /// What was done.
+        action: ActionText,
+        /// When.
+        at: DateTime<Utc>,
+        /// Who did it.
+        operator: OperatorName,
+    },
+    /// The ticket was handed over to another department.
+    TicketRouted {
+        /// The ticket's customer, if identified.
+        customer_id: Option<CustomerId>,
+        /// The department that held the ticket until now.
+        previous_department: Department,
+        /// The department that holds the ticket from now on.
+        department: Department,
+        /// When.
+        at: DateTime<Utc>,
+        /// A note for the receiving department, if any.
+        note: Option<Note>,
+    },
+    /// The ticket was closed.
+    TicketResolved {
+        /// The ticket's customer, if identified.
+        customer_id: Option<CustomerId>,
+        /// How the request was resolved.
+        resolution: Note,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for TicketEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::TicketOpened { .. } => "TicketOpened",
+            Self::ActionRecorded { .. } => "ActionRecorded",
+            Self::TicketRouted { .. } => "TicketRouted",
+            Self::TicketResolved { .. } => "TicketResolved",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_owned()
+    }
+}
+
+// Free texts written during a call routinely quote the customer's situation
+// ("son mari est décédé…"), so they are personal data. Operator names are the
+// employees' own data, not the customer's, and stay clear.
+const OPENED: &[PersonalField] = &[personal("reason", DataCategory::Contact)];
+const ACTION: &[PersonalField] = &[personal("action", DataCategory::Contact)];
+const ROUTED: &[PersonalField] = &[personal("note", DataCategory::Contact)];
+const RESOLVED: &[PersonalField] = &[personal("resolution", DataCategory::Contact)];
+
+impl Classified for TicketEvent {
+    fn subject_field(event_type: &str) -> Option<&'static str> {
+        match event_type {
+            "TicketOpened" | "ActionRecorded" | "TicketRouted" | "TicketResolved" => {
+                Some("customer_id")
+            }
+            _ => None,
+        }
+    }
+
+    fn personal_fields(event_type: &str) -> &'static [PersonalField] {
+        match event_type {
+            "TicketOpened" => OPENED,
+            "ActionRecorded" => ACTION,
+            "TicketRouted" => ROUTED,
+            "TicketResolved" => RESOLVED,
+            _ => &[],
+        }
+    }
+}
+
+/// One realistic example of every ticket event, for the event catalog.
+#[must_use]
+pub fn example_events() -> Vec<TicketEvent> {
+    build_examples().unwrap_or_default()
+}
+
+pub(crate) fn build_examples() -> Result<Vec<TicketEvent>, ExampleError> {
+    let customer_id = Some(CustomerId::new(CUSTOMER));
+    let operator: OperatorName = "Karim Benali".parse()?;
+    Ok(vec![
+        TicketEvent::TicketOpened {
+            customer_id,
+            channel: Channel::Phone,
+            reason: "Demande de changement de RIB pour le prélèvement".parse()?,
+            opened_at: at(2024, 9, 2, 9, 14)?,
+            operator: operator.clone(),
+        },
+        TicketEvent::ActionRecorded {
+            customer_id,
+            action: "Formulaire de mandat SEPA envoyé par e-mail".parse()?,
+            at: at(2024, 9, 2, 9, 20)?,
+            operator,
+        },
+        TicketEvent::TicketRouted {
+            customer_id,
+            previous_department: Department::CustomerService,
+            department: Department::Billing,
+            at: at(2024, 9, 2, 9, 25)?,
+            note: Some("Mandat signé reçu, à enregistrer".parse()?),
+        },
+        TicketEvent::TicketResolved {
+            customer_id,
+            resolution: "Mandat modifié, nouveau RIB pris en compte".parse()?,
+            at: at(2024, 9, 3, 14, 5)?,
+        },
+    ])
+}

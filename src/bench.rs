@@ -1,0 +1,288 @@
+//! `lae bench ...`: benchmarks that measure the platform beside a raw PostgreSQL
+//! baseline taken in the same run, so that the ratio survives a noisy machine.
+//!
+//! Each run creates a database of its own and drops it at the end. Repetitions
+//! interleave the baseline and the platform (protocol in `shared/notes/perf-baselines.md`).
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use hdrhistogram::Histogram;
+use lae_api::{Application, Settings};
+use lae_store::db::{self, DbSettings};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Debug, Subcommand)]
+pub enum Target {
+    /// The command path over HTTP (load, decide, append) against pgbench inserting
+    /// one event-shaped row per transaction into the same table.
+    Commands(CommandsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CommandsArgs {
+    /// Concurrent clients (HTTP connections and pgbench clients alike).
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Interleaved repetitions of baseline and platform.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Customers owned by each client (commands rotate over them, so no two clients
+    /// touch one aggregate and the run measures throughput, not conflicts).
+    #[arg(long, default_value_t = 100)]
+    customers_per_client: usize,
+}
+
+pub async fn run(target: Target) -> anyhow::Result<()> {
+    match target {
+        Target::Commands(args) => commands(args).await,
+    }
+}
+
+struct Measurement {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::from_env().context("reading configuration")?;
+    let name = format!("lae_bench_{}", Uuid::new_v4().simple());
+    settings.db = settings.db.with_database(&name);
+    settings.db.max_connections = u32::try_from(args.clients * 2).unwrap_or(32);
+    settings.http_addr = "127.0.0.1:0".parse()?;
+    let result = commands_in(&args, &settings).await;
+    db::drop_database(&settings.db)
+        .await
+        .context("dropping the benchmark database")?;
+    result
+}
+
+async fn commands_in(args: &CommandsArgs, settings: &Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let base = format!("http://{}", app.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+
+    eprintln!(
+        "seeding {} customers ...",
+        args.clients * args.customers_per_client
+    );
+    let mut owned = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        let mut ids = Vec::with_capacity(args.customers_per_client);
+        for _ in 0..args.customers_per_client {
+            ids.push(register(&client, &base).await?);
+        }
+        owned.push(ids);
+    }
+    let owned = Arc::new(owned);
+
+    print_context(args);
+    let mut baseline = Vec::new();
+    let mut platform = Vec::new();
+    for rep in 1..=args.reps {
+        let b = pgbench_insert(&settings.db, args.clients, args.seconds).await?;
+        println!(
+            "rep {rep}: pgbench 1-row INSERT/tx  {:>8.0} tx/s   avg {:.2} ms",
+            b.per_second, b.p50_ms
+        );
+        let p = http_commands(&client, &base, &owned, args.seconds).await?;
+        println!(
+            "rep {rep}: HTTP command path        {:>8.0} cmd/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            p.per_second, p.p50_ms, p.p99_ms, p.errors
+        );
+        baseline.push(b);
+        platform.push(p);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let b = median(&mut baseline.iter().map(|m| m.per_second).collect());
+    let p = median(&mut platform.iter().map(|m| m.per_second).collect());
+    let p50 = median(&mut platform.iter().map(|m| m.p50_ms).collect());
+    let p99 = median(&mut platform.iter().map(|m| m.p99_ms).collect());
+    let errors: u64 = platform.iter().map(|m| m.errors).sum();
+    println!(
+        "median of {} reps at {} clients: command path {p:.0} cmd/s (p50 {p50:.2} ms, p99 {p99:.2} ms), \
+         raw insert {b:.0} tx/s, ratio {:.2} (target >= 0.50), errors {errors}",
+        args.reps,
+        args.clients,
+        p / b
+    );
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok(())
+}
+
+fn print_context(args: &CommandsArgs) {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "bench commands: {} clients, {} s x {} reps, {} cores, loadavg {}",
+        args.clients,
+        args.seconds,
+        args.reps,
+        cores,
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+}
+
+async fn register(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let response = client
+        .post(format!("{base}/api/v1/customers"))
+        .header("x-lae-user", "bench")
+        .header("x-lae-department", "customer_service")
+        .json(&json!({"last_name": "Martin", "first_name": "Hélène",
+                      "email": "bench@exemple.fr", "phone": "0612345678"}))
+        .send()
+        .await?;
+    if response.status() != 201 {
+        bail!("registration failed: {}", response.status());
+    }
+    let body: serde_json::Value = response.json().await?;
+    body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("registration answered no id")
+}
+
+async fn http_commands(
+    client: &reqwest::Client,
+    base: &str,
+    owned: &Arc<Vec<Vec<String>>>,
+    seconds: u64,
+) -> anyhow::Result<Measurement> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client_index in 0..owned.len() {
+        let client = client.clone();
+        let base = base.to_owned();
+        let owned = Arc::clone(owned);
+        let errors = Arc::clone(&errors);
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let ids = &owned[client_index];
+            let mut n = 0usize;
+            while Instant::now() < deadline {
+                let id = &ids[n % ids.len()];
+                n += 1;
+                let sent = Instant::now();
+                let response = client
+                    .put(format!("{base}/api/v1/customers/{id}/contact-details"))
+                    .header("x-lae-user", "bench")
+                    .header("x-lae-department", "customer_service")
+                    .json(
+                        &json!({"last_name": "Martin", "first_name": format!("Hélène{n}"),
+                                  "email": "bench@exemple.fr", "phone": "0612345678"}),
+                    )
+                    .send()
+                    .await;
+                let ok = matches!(&response, Ok(r) if r.status() == 202);
+                if let Ok(r) = response {
+                    let _ = r.bytes().await;
+                }
+                if ok {
+                    histogram
+                        .record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            anyhow::Ok(histogram)
+        }));
+    }
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for task in tasks {
+        total.add(task.await??)?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Measurement {
+        per_second: total.len() as f64 / elapsed,
+        p50_ms: total.value_at_quantile(0.50) as f64 / 1000.0,
+        p99_ms: total.value_at_quantile(0.99) as f64 / 1000.0,
+        errors: errors.load(Ordering::Relaxed),
+    })
+}
+
+/// pgbench inserting one event-shaped row per transaction into the same `events`
+/// table: the physical ceiling of an append (fsync and group commit).
+async fn pgbench_insert(
+    db: &DbSettings,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Measurement> {
+    let script = std::env::temp_dir().join(format!("lae-bench-{}.sql", Uuid::new_v4().simple()));
+    std::fs::write(
+        &script,
+        r#"INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_id) VALUES ('PgBench', gen_random_uuid()::text, 1, 'ContactDetailsChanged', '1.0', '{"type":"ContactDetailsChanged","last_name":"Martin","first_name":"Hélène1","email":"bench@exemple.fr","phone":"+33612345678","availability":""}', '{"user":"bench","department":"customer_service","occurred_at":"2026-01-01T00:00:00.000000Z","correlation_id":"00000000-0000-0000-0000-000000000000","causation_id":"00000000-0000-0000-0000-000000000000","source":"api"}', gen_random_uuid());
+"#,
+    )?;
+    let output = tokio::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .args([
+            "-h",
+            db.owner.get_host(),
+            "-p",
+            &db.owner.get_port().to_string(),
+        ])
+        .args(["-U", db.owner.get_username(), db.database()])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running pgbench (install postgresql-contrib)")?;
+    let _ = std::fs::remove_file(&script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let field = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let tps = field("tps = ").context("pgbench printed no tps")?;
+    let latency = field("latency average = ").unwrap_or(f64::NAN);
+    Ok(Measurement {
+        per_second: tps,
+        p50_ms: latency,
+        p99_ms: f64::NAN,
+        errors: 0,
+    })
+}

@@ -1,0 +1,58 @@
+//! `lae`: the platform's one binary. Each subcommand is a thin shim over a library.
+
+mod bench;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lae_api::{Application, Settings, shutdown_signal};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "lae", version, about = "The LAE event-sourced platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the platform: create the database if missing, apply migrations, serve HTTP.
+    Serve,
+    /// Measure the platform against raw PostgreSQL in the same run.
+    Bench {
+        #[command(subcommand)]
+        target: bench::Target,
+    },
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = std::env::var("LAE_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve => {
+            let settings = Settings::from_env().context("reading configuration")?;
+            tracing::info!(db = ?settings.db, http = %settings.http_addr, "starting");
+            let app = Application::build(&settings)
+                .await
+                .context("starting the platform")?;
+            app.run_until_stopped(shutdown_signal())
+                .await
+                .context("serving HTTP")?;
+        }
+        Command::Bench { target } => bench::run(target).await?,
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Shared test harness: each test gets its own database and its own running app.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use lae_api::{Application, Settings};
+use lae_store::db::{self, DbSettings};
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+/// A database of one test's own, dropped when the guard is.
+pub struct TestDb {
+    pub settings: DbSettings,
+}
+
+impl TestDb {
+    /// Settings for a fresh database named after the test (`DATABASE_URL` points at the
+    /// server; its database name is replaced).
+    pub fn new(prefix: &str) -> Self {
+        let base = Settings::from_env().expect("test configuration");
+        let name = format!("lae_test_{prefix}_{}", Uuid::new_v4().simple());
+        let mut settings = base.db.with_database(&name);
+        settings.max_connections = 8;
+        Self { settings }
+    }
+
+    /// A pool connected as the owner (superuser on developer machines).
+    pub async fn owner_pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(self.settings.owner.clone())
+            .await
+            .expect("owner connection")
+    }
+
+    /// A pool connected as the application role.
+    pub async fn app_pool(&self) -> PgPool {
+        db::connect_app(&self.settings)
+            .await
+            .expect("app connection")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on: do the
+        // async cleanup on a thread of its own.
+        let settings = self.settings.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            runtime.block_on(async {
+                if let Err(e) = db::drop_database(&settings).await {
+                    eprintln!("could not drop test database {}: {e}", settings.database());
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The real application, serving on a free port, against its own database.
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub pool: PgPool,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(prefix: &str) -> Self {
+        let db = TestDb::new(prefix);
+        let mut settings = Settings::from_env().expect("test configuration");
+        settings.db = db.settings.clone();
+        settings.http_addr = "127.0.0.1:0".parse().expect("address");
+        let app = Application::build(&settings)
+            .await
+            .expect("application starts");
+        let addr = app.local_addr().expect("bound address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        let pool = db.owner_pool().await;
+        Self {
+            base_url: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            db,
+            pool,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends a JSON command as `user` of `department`.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        department: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("x-lae-user", format!("{department}-tester"))
+            .header("x-lae-department", department)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body read");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn post(&self, path: &str, department: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, department, &body)
+            .await
+    }
+
+    pub async fn put(&self, path: &str, department: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, department, &body)
+            .await
+    }
+
+    /// Registers a customer and returns its id.
+    pub async fn register_customer(&self, last_name: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/customers",
+                "customer_service",
+                serde_json::json!({
+                    "last_name": last_name,
+                    "first_name": "Hélène",
+                    "email": format!("{}@exemple.fr", last_name.to_lowercase()),
+                    "phone": "06 12 34 56 78",
+                    "availability": "matin",
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "registration failed: {body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Number of events in the store.
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count events")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
