@@ -88,6 +88,107 @@ async fn concurrent_http_commands_on_one_customer_never_lose_an_update() {
 }
 
 #[tokio::test]
+async fn two_concurrent_commands_on_the_same_version_one_succeeds_the_other_gets_409() {
+    let app = TestApp::spawn("ifmatch").await;
+    for round in 0..10 {
+        let id = app.register_customer("Martin").await;
+        let path = app.url(&format!("/api/v1/customers/{id}/contact-details"));
+        let send = |first_name: &'static str| {
+            app.client
+                .put(&path)
+                .header("x-lae-user", "agent")
+                .header("x-lae-department", "customer_service")
+                .header("if-match", "\"1\"")
+                .json(&json!({"last_name": "Martin", "first_name": first_name}))
+                .send()
+        };
+        let (a, b) = tokio::join!(send("Jean"), send("Luc"));
+        let mut statuses = [
+            a.expect("sent").status().as_u16(),
+            b.expect("sent").status().as_u16(),
+        ];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [202, 409], "round {round}");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+        assert_eq!(
+            count, 2,
+            "round {round}: exactly the registration and the winner"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stale_if_match_is_refused_with_the_current_version() {
+    let app = TestApp::spawn("stale").await;
+    let id = app.register_customer("Martin").await;
+    let path = format!("/api/v1/customers/{id}/contact-details");
+    let (status, _) = app
+        .put(
+            &path,
+            "customer_service",
+            json!({"last_name": "Martin", "first_name": "Luc"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let response = app
+        .client
+        .put(app.url(&path))
+        .header("x-lae-user", "agent")
+        .header("x-lae-department", "customer_service")
+        .header("if-match", "\"1\"")
+        .json(&json!({"last_name": "Martin", "first_name": "Théo"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 409);
+    let problem: serde_json::Value = response.json().await.expect("problem");
+    assert_eq!(problem["code"], "version_conflict");
+    assert_eq!(problem["field"], "If-Match");
+    assert_eq!(app.event_count().await, 2);
+}
+
+#[tokio::test]
+async fn an_offer_accepted_twice_at_once_is_accepted_once() {
+    let app = TestApp::spawn("accept2").await;
+    let customer = app.register_customer("Martin").await;
+    let (_, offer) = app
+        .post(
+            "/api/v1/offers",
+            "sales",
+            json!({"customer_id": customer, "product": "Vie", "monthly_premium": 1000}),
+        )
+        .await;
+    let path = format!(
+        "/api/v1/offers/{}/acceptance",
+        offer["id"].as_str().expect("id")
+    );
+    let ((a, x), (b, y)) = tokio::join!(
+        app.post(&path, "sales", json!({})),
+        app.post(&path, "sales", json!({}))
+    );
+    let mut outcomes = [(a, x["code"].clone()), (b, y["code"].clone())];
+    outcomes.sort_by_key(|o| o.0);
+    assert_eq!(outcomes[0].0, 202);
+    assert_eq!(outcomes[1].0, 409);
+    assert!(
+        ["offer_already_accepted", "concurrent_modification"]
+            .contains(&outcomes[1].1.as_str().unwrap_or("")),
+        "{:?}",
+        outcomes[1]
+    );
+    let contracts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'ContractRequested'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(contracts, 1);
+}
+
+#[tokio::test]
 async fn the_application_role_cannot_update_delete_or_truncate_events() {
     let app = TestApp::spawn("appendonly").await;
     app.register_customer("Martin").await;
@@ -142,4 +243,141 @@ async fn migrations_are_idempotent_and_the_database_is_created_when_missing() {
         .await
         .expect("migrations table");
     assert_eq!(applied, db::MIGRATOR.iter().count() as i64);
+}
+
+mod aggregate_cache {
+    //! Two executors on one database stand for two API instances: each one's cached
+    //! copy goes stale when the other appends, and no outcome may rest on it.
+
+    use super::*;
+    use chrono::{NaiveDate, Utc};
+    use lae_domain::customer::CustomerCommand;
+    use lae_domain::{CustomerId, Iban, MandateReference};
+    use lae_store::{CommandExecutor, EventMetadata, Source};
+    use uuid::Uuid;
+
+    fn meta() -> EventMetadata {
+        EventMetadata::new("test", "billing", Utc::now(), Uuid::new_v4(), Source::Cli)
+    }
+
+    fn change(first_name: &str) -> CustomerCommand {
+        CustomerCommand::ChangeContactDetails {
+            last_name: "Martin".parse().expect("name"),
+            first_name: first_name.parse().expect("name"),
+            email: None,
+            phone: None,
+            availability: Availability::default(),
+        }
+    }
+
+    fn sign(iban: &str) -> CustomerCommand {
+        CustomerCommand::SignMandate {
+            iban: iban.parse::<Iban>().expect("iban"),
+            mandate_reference: "RUM-1".parse::<MandateReference>().expect("rum"),
+            signed_on: NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"),
+        }
+    }
+
+    async fn two_instances(
+        app: &TestApp,
+    ) -> (CommandExecutor<Customer>, CommandExecutor<Customer>, String) {
+        let pool = app.db.app_pool().await;
+        let a = CommandExecutor::<Customer>::new(EventRepository::new(pool.clone()), ());
+        let b = CommandExecutor::<Customer>::new(EventRepository::new(pool), ());
+        let id = CustomerId::new(Uuid::new_v4());
+        let register = CustomerCommand::RegisterCustomer {
+            customer_id: id,
+            customer_number: "LAE-000042".parse().expect("number"),
+            last_name: "Martin".parse().expect("name"),
+            first_name: "Jean".parse().expect("name"),
+            email: None,
+            phone: None,
+            availability: Availability::default(),
+        };
+        a.execute(&id.to_string(), register, &meta())
+            .await
+            .expect("registered");
+        (a, b, id.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_that_loses_the_race_is_reloaded_not_refused() {
+        let app = TestApp::spawn("cacherace").await;
+        let (a, b, id) = two_instances(&app).await;
+        b.execute(&id, change("Luc"), &meta())
+            .await
+            .expect("b appends version 2");
+        // A still holds version 1: its append of version 2 hits the key, it reloads
+        // and decides again on version 2.
+        let committed = a
+            .execute(&id, change("Théo"), &meta())
+            .await
+            .expect("a succeeds");
+        assert_eq!(committed.version, 3);
+        let (state, version) = a.load(&id).await.expect("load");
+        assert_eq!(version, 3);
+        assert_eq!(
+            state.contact().expect("contact").first_name.as_str(),
+            "Théo"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_cannot_answer_nothing_to_do() {
+        let app = TestApp::spawn("cachenoop").await;
+        let (a, b, id) = two_instances(&app).await;
+        // A's copy says the first name is Jean; B changes it to Luc.
+        b.execute(&id, change("Luc"), &meta())
+            .await
+            .expect("b changes");
+        // Setting Jean again is a no-op for A's copy, but not for the store.
+        let committed = a
+            .execute(&id, change("Jean"), &meta())
+            .await
+            .expect("a decides");
+        assert_eq!(
+            committed.events.len(),
+            1,
+            "the change back to Jean must be recorded"
+        );
+        assert_eq!(committed.version, 3);
+    }
+
+    #[tokio::test]
+    async fn a_stale_copy_cannot_reject() {
+        let app = TestApp::spawn("cachereject").await;
+        let (a, b, id) = two_instances(&app).await;
+        a.execute(&id, sign("FR7630006000011234567890189"), &meta())
+            .await
+            .expect("a signs");
+        let revoke = CustomerCommand::RevokeMandate {
+            revoked_on: NaiveDate::from_ymd_opt(2025, 2, 1).expect("date"),
+            reason: None,
+        };
+        b.execute(&id, revoke, &meta()).await.expect("b revokes");
+        // A's copy still has an active mandate and would refuse a new one.
+        let committed = a
+            .execute(&id, sign("FR1420041010050500013M02606"), &meta())
+            .await
+            .expect("the store has no active mandate: signing is allowed");
+        assert_eq!(committed.version, 4);
+    }
+}
+
+#[tokio::test]
+async fn an_append_wakes_listeners_without_a_trigger() {
+    let app = TestApp::spawn("notify").await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .expect("listener");
+    listener
+        .listen(lae_store::notify::EVENTS_CHANNEL)
+        .await
+        .expect("listen");
+    app.register_customer("Martin").await;
+    let notification = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notification within 5 s")
+        .expect("notification");
+    assert_eq!(notification.channel(), lae_store::notify::EVENTS_CHANNEL);
 }

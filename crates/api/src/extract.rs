@@ -164,6 +164,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Actor {
     }
 }
 
+/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), if any: the command
+/// applies only to that version of the aggregate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IfMatch(pub Option<usize>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(axum::http::header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse::<usize>().ok())
+            .map(|v| Self(Some(v)))
+            .ok_or_else(|| ApiError::Malformed {
+                detail: "If-Match doit contenir la version attendue, par exemple \"3\".".into(),
+                field: Some("If-Match".into()),
+            })
+    }
+}
+
 /// The request id set by the request-id layer (a fresh one when it is missing).
 #[derive(Debug, Clone, Copy)]
 pub struct RequestId(pub Uuid);

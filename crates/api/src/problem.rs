@@ -49,6 +49,9 @@ pub enum ApiError {
     /// 409: another command changed the aggregate first; retrying may succeed.
     #[error("concurrent modification")]
     ConcurrentModification,
+    /// 409: the `If-Match` version is not the aggregate's current version.
+    #[error("version conflict: expected {expected}, current {actual}")]
+    VersionConflict { expected: usize, actual: usize },
     /// 500: logged, never shown.
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -91,7 +94,9 @@ impl ApiError {
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict { .. } | Self::ConcurrentModification => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::ConcurrentModification | Self::VersionConflict { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +146,14 @@ impl ApiError {
                     .into(),
                 None,
             ),
+            Self::VersionConflict { expected, actual } => (
+                "version_conflict",
+                "Modification concurrente",
+                format!(
+                    "Le dossier est à la version {actual}, pas {expected} : quelqu'un l'a modifié depuis votre lecture. Rechargez-le puis réessayez."
+                ),
+                Some("If-Match"),
+            ),
             Self::Internal(_) => (
                 "internal_error",
                 "Erreur interne",
@@ -181,6 +194,9 @@ impl<E: Rejection> From<CommandError<E>> for ApiError {
         match err {
             CommandError::Rejected(rejection) => rejection.into_api_error(),
             CommandError::Conflict => Self::ConcurrentModification,
+            CommandError::VersionMismatch { expected, actual } => {
+                Self::VersionConflict { expected, actual }
+            }
             CommandError::Store(cause) => Self::Internal(cause),
         }
     }

@@ -7,6 +7,7 @@ use lae_domain::customer::Customer;
 use lae_domain::invoice::Invoice;
 use lae_domain::offer::Offer;
 use lae_domain::ticket::Ticket;
+use lae_store::notify::AppendSignal;
 use lae_store::{CommandExecutor, EventRepository};
 use sqlx::PgPool;
 
@@ -27,7 +28,8 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(pool: PgPool) -> Self {
-        let events = EventRepository::new(pool.clone());
+        let events =
+            EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
         Self(Arc::new(Inner {
             customers: CommandExecutor::new(events.clone(), ()),
             offers: CommandExecutor::new(events.clone(), ()),

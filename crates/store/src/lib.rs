@@ -12,11 +12,13 @@
 //! - [`executor`]: load, decide, append: one command against one aggregate.
 //! - [`metadata`]: who, when, why: the metadata stamped on every event.
 //! - [`documents`]: content-addressed storage of signed contract documents.
+//! - [`notify`]: waking the relay after appends (without a trigger; see why there).
 
 pub mod db;
 pub mod documents;
 pub mod executor;
 pub mod metadata;
+pub mod notify;
 pub mod repository;
 
 pub use executor::{CommandError, CommandExecutor, Committed};

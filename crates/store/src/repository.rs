@@ -10,6 +10,8 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::notify::AppendSignal;
+
 /// Appends all the events of one command in a single autocommit statement.
 ///
 /// postgres-es sends `BEGIN`, one `INSERT` per event and `COMMIT`: four round trips
@@ -42,6 +44,7 @@ pub fn event_id(aggregate_type: &str, aggregate_id: &str, sequence: usize) -> Uu
 pub struct EventRepository {
     reads: Arc<PostgresEventRepository>,
     pool: PgPool,
+    signal: Option<AppendSignal>,
 }
 
 impl std::fmt::Debug for EventRepository {
@@ -51,11 +54,21 @@ impl std::fmt::Debug for EventRepository {
 }
 
 impl EventRepository {
+    /// A repository that wakes nobody after appends (readers then find new events
+    /// by polling): for tools and tests.
     pub fn new(pool: PgPool) -> Self {
         Self {
             reads: Arc::new(PostgresEventRepository::new(pool.clone())),
             pool,
+            signal: None,
         }
+    }
+
+    /// A repository that pokes `signal` after every append, so that the relay
+    /// publishes without waiting for its next poll.
+    pub fn with_signal(mut self, signal: AppendSignal) -> Self {
+        self.signal = Some(signal);
+        self
     }
 
     /// Appends events (of one or several aggregates) atomically.
@@ -97,6 +110,9 @@ impl EventRepository {
             .execute(&self.pool)
             .await
             .map_err(map_append_error)?;
+        if let Some(signal) = &self.signal {
+            signal.poke();
+        }
         Ok(())
     }
 }

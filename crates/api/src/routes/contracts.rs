@@ -17,7 +17,7 @@ use lae_store::documents;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CommandAccepted, PathId, created, execute, metadata, require_customer, today};
+use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer, today};
 use crate::extract::{Actor, RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -99,8 +99,7 @@ struct Sign {
 
 async fn sign(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<ContractId>,
     ValidJson(body): ValidJson<Sign>,
 ) -> Result<Response, ApiError> {
@@ -144,7 +143,7 @@ async fn sign(
             size_bytes: content.len() as u64,
         },
     };
-    execute(&state.contracts, id, command, &actor, request).await
+    execute(&state.contracts, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,8 +155,7 @@ struct Terminate {
 
 async fn terminate(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<ContractId>,
     ValidJson(body): ValidJson<Terminate>,
 ) -> Result<Response, ApiError> {
@@ -165,7 +163,7 @@ async fn terminate(
         terminated_on: body.terminated_on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.contracts, id, command, &actor, request).await
+    execute(&state.contracts, id, command, caller).await
 }
 
 async fn document(

@@ -14,7 +14,7 @@ use lae_domain::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CommandAccepted, PathId, created, execute, metadata, today};
+use super::{Caller, CommandAccepted, PathId, created, execute, metadata, today};
 use crate::extract::{Actor, RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -97,8 +97,7 @@ struct ContactDetails {
 
 async fn change_contact_details(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<ContactDetails>,
 ) -> Result<Response, ApiError> {
@@ -109,7 +108,7 @@ async fn change_contact_details(
         phone: body.phone,
         availability: body.availability,
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,8 +123,7 @@ struct HealthDeclaration {
 
 async fn declare_health(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<HealthDeclaration>,
 ) -> Result<Response, ApiError> {
@@ -135,7 +133,7 @@ async fn declare_health(
         illnesses: body.illnesses,
         declared_on: body.declared_on.unwrap_or_else(today),
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,8 +146,7 @@ struct SalesProfile {
 
 async fn set_sales_profile(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<SalesProfile>,
 ) -> Result<Response, ApiError> {
@@ -158,7 +155,7 @@ async fn set_sales_profile(
         profession: body.profession,
         sex: body.sex,
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,8 +169,7 @@ struct Mandate {
 
 async fn sign_mandate(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<Mandate>,
 ) -> Result<Response, ApiError> {
@@ -182,13 +178,12 @@ async fn sign_mandate(
         mandate_reference: body.mandate_reference,
         signed_on: body.date.unwrap_or_else(today),
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }
 
 async fn amend_mandate(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<Mandate>,
 ) -> Result<Response, ApiError> {
@@ -197,7 +192,7 @@ async fn amend_mandate(
         mandate_reference: body.mandate_reference,
         amended_on: body.date.unwrap_or_else(today),
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,8 +204,7 @@ struct Revocation {
 
 async fn revoke_mandate(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<CustomerId>,
     ValidJson(body): ValidJson<Revocation>,
 ) -> Result<Response, ApiError> {
@@ -218,5 +212,5 @@ async fn revoke_mandate(
         revoked_on: body.revoked_on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.customers, id, command, &actor, request).await
+    execute(&state.customers, id, command, caller).await
 }

@@ -10,7 +10,7 @@ use lae_domain::{Cents, ContractId, CustomerId, InvoiceId, InvoiceNumber, Reason
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CommandAccepted, PathId, created, execute, metadata, require_customer, today};
+use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer, today};
 use crate::extract::{Actor, RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -82,8 +82,7 @@ struct Pay {
 
 async fn pay(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<InvoiceId>,
     ValidJson(body): ValidJson<Pay>,
 ) -> Result<Response, ApiError> {
@@ -91,7 +90,7 @@ async fn pay(
         paid_on: body.paid_on.unwrap_or_else(today),
         amount: body.amount,
     };
-    execute(&state.invoices, id, command, &actor, request).await
+    execute(&state.invoices, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,8 +102,7 @@ struct Closing {
 
 async fn reject_payment(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<InvoiceId>,
     ValidJson(body): ValidJson<Closing>,
 ) -> Result<Response, ApiError> {
@@ -112,13 +110,12 @@ async fn reject_payment(
         rejected_on: body.on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.invoices, id, command, &actor, request).await
+    execute(&state.invoices, id, command, caller).await
 }
 
 async fn cancel(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<InvoiceId>,
     ValidJson(body): ValidJson<Closing>,
 ) -> Result<Response, ApiError> {
@@ -126,5 +123,5 @@ async fn cancel(
         cancelled_on: body.on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.invoices, id, command, &actor, request).await
+    execute(&state.invoices, id, command, caller).await
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::extract::{Actor, RequestId};
+use crate::extract::{Actor, IfMatch, RequestId};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -136,9 +136,10 @@ impl<A: Aggregate> From<&Committed<A>> for CommandAccepted {
 /// 201 Created with a `Location`, for a command that created an aggregate.
 pub fn created(collection: &str, body: CommandAccepted) -> Response {
     let location = format!("/api/v1/{collection}/{}", body.id);
+    let etag = format!("\"{}\"", body.version);
     (
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        [(header::LOCATION, location), (header::ETAG, etag)],
         Json(body),
     )
         .into_response()
@@ -146,7 +147,8 @@ pub fn created(collection: &str, body: CommandAccepted) -> Response {
 
 /// 202 Accepted: the events are committed; read models follow.
 pub fn accepted(body: CommandAccepted) -> Response {
-    (StatusCode::ACCEPTED, Json(body)).into_response()
+    let etag = format!("\"{}\"", body.version);
+    (StatusCode::ACCEPTED, [(header::ETAG, etag)], Json(body)).into_response()
 }
 
 /// Checks that a referenced customer exists, as the field `field` of the body.
@@ -173,20 +175,49 @@ pub async fn require_customer(
     }
 }
 
-/// Executes a command on an existing aggregate and answers 202 with its new version.
+/// Executes a command on an existing aggregate (at the `If-Match` version when the
+/// caller names one) and answers 202 with its new version.
 pub async fn execute<A>(
     executor: &CommandExecutor<A>,
     id: impl std::fmt::Display,
     command: A::Command,
-    actor: &Actor,
-    request: RequestId,
+    caller: Caller,
 ) -> Result<Response, ApiError>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
+    A::Command: Clone,
     A::Error: Rejection,
 {
     let committed = executor
-        .execute(&id.to_string(), command, &metadata(actor, request))
+        .execute_expecting(
+            &id.to_string(),
+            command,
+            &metadata(&caller.actor, caller.request),
+            caller.if_match.0,
+        )
         .await?;
     Ok(accepted(CommandAccepted::from(&committed)))
+}
+
+/// Who calls, under which request id, expecting which version: what every command
+/// handler passes on to [`execute`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub request: RequestId,
+    pub if_match: IfMatch,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            actor: Actor::from_request_parts(parts, state).await?,
+            request: RequestId::from_request_parts(parts, state)
+                .await
+                .unwrap_or_else(|never| match never {}),
+            if_match: IfMatch::from_request_parts(parts, state).await?,
+        })
+    }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    CommandAccepted, PathId, accepted, created, execute, metadata, require_customer, today,
+    Caller, CommandAccepted, PathId, accepted, created, execute, metadata, require_customer, today,
 };
 use crate::extract::{Actor, RequestId, ValidJson};
 use crate::problem::ApiError;
@@ -68,18 +68,17 @@ struct Accept {
 
 async fn accept(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<OfferId>,
     ValidJson(body): ValidJson<Accept>,
 ) -> Result<Response, ApiError> {
-    let meta = metadata(&actor, request);
+    let meta = metadata(&caller.actor, caller.request);
     let command = OfferCommand::AcceptOffer {
         accepted_on: body.accepted_on.unwrap_or_else(today),
     };
     let committed = state
         .offers
-        .execute(&id.to_string(), command, &meta)
+        .execute_expecting(&id.to_string(), command, &meta, caller.if_match.0)
         .await?;
     let mut response = CommandAccepted::from(&committed);
     for envelope in &committed.events {
@@ -130,8 +129,7 @@ struct Close {
 
 async fn decline(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<OfferId>,
     ValidJson(body): ValidJson<Close>,
 ) -> Result<Response, ApiError> {
@@ -139,13 +137,12 @@ async fn decline(
         declined_on: body.on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.offers, id, command, &actor, request).await
+    execute(&state.offers, id, command, caller).await
 }
 
 async fn withdraw(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<OfferId>,
     ValidJson(body): ValidJson<Close>,
 ) -> Result<Response, ApiError> {
@@ -153,5 +150,5 @@ async fn withdraw(
         withdrawn_on: body.on.unwrap_or_else(today),
         reason: body.reason,
     };
-    execute(&state.offers, id, command, &actor, request).await
+    execute(&state.offers, id, command, caller).await
 }

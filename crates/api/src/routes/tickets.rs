@@ -13,7 +13,7 @@ use lae_domain::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CommandAccepted, PathId, created, execute, metadata, require_customer};
+use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer};
 use crate::extract::{Actor, RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -82,17 +82,16 @@ struct Action {
 
 async fn record_action(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Action>,
 ) -> Result<Response, ApiError> {
     let command = TicketCommand::RecordAction {
         action: body.action,
         at: body.at.unwrap_or_else(Utc::now),
-        operator: operator(body.operator, &actor)?,
+        operator: operator(body.operator, &caller.actor)?,
     };
-    execute(&state.tickets, id, command, &actor, request).await
+    execute(&state.tickets, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,8 +103,7 @@ struct Route {
 
 async fn route(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Route>,
 ) -> Result<Response, ApiError> {
@@ -114,7 +112,7 @@ async fn route(
         at: Utc::now(),
         note: body.note,
     };
-    execute(&state.tickets, id, command, &actor, request).await
+    execute(&state.tickets, id, command, caller).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,8 +123,7 @@ struct Resolve {
 
 async fn resolve(
     State(state): State<AppState>,
-    actor: Actor,
-    request: RequestId,
+    caller: Caller,
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Resolve>,
 ) -> Result<Response, ApiError> {
@@ -134,5 +131,5 @@ async fn resolve(
         resolution: body.resolution,
         at: Utc::now(),
     };
-    execute(&state.tickets, id, command, &actor, request).await
+    execute(&state.tickets, id, command, caller).await
 }
