@@ -1,6 +1,7 @@
 //! `lae`: the platform's one binary. Each subcommand is a thin shim over a library.
 
 mod bench;
+mod users;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,6 +19,12 @@ struct Cli {
 enum Command {
     /// Run the platform: create the database if missing, apply migrations, serve HTTP.
     Serve,
+    /// Manage user accounts (the first administrator is created here or from
+    /// LAE_BOOTSTRAP_ADMIN_USER / LAE_BOOTSTRAP_ADMIN_PASSWORD).
+    Users {
+        #[command(subcommand)]
+        action: users::Action,
+    },
     /// Measure the platform against raw PostgreSQL in the same run.
     Bench {
         #[command(subcommand)]
@@ -53,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("serving HTTP")?;
         }
         Command::Bench { target } => bench::run(target).await?,
+        Command::Users { action } => users::run(action).await?,
     }
     Ok(())
 }

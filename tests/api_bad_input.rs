@@ -183,8 +183,7 @@ async fn bad_commands_are_refused_with_a_problem_and_leave_no_event() {
         let mut request = app
             .client
             .post(app.url(&case.path))
-            .header("x-lae-user", "tester")
-            .header("x-lae-department", case.department)
+            .bearer_auth(app.token(case.department))
             .header("content-type", "application/json");
         request = match &case.body {
             Ok(json) => request.body(json.to_string()),
@@ -242,8 +241,7 @@ async fn requests_without_identity_or_json_are_refused() {
     let response = app
         .client
         .post(app.url("/api/v1/customers"))
-        .header("x-lae-user", "tester")
-        .header("x-lae-department", "customer_service")
+        .bearer_auth(app.token("customer_service"))
         .header("content-type", "text/plain")
         .body("{}")
         .send()

@@ -32,8 +32,7 @@ async fn registering_a_customer_answers_201_with_id_version_and_number() {
     let response = app
         .client
         .post(app.url("/api/v1/customers"))
-        .header("x-lae-user", "camille")
-        .header("x-lae-department", "customer_service")
+        .bearer_auth(app.token("customer_service"))
         .header("x-request-id", "0b9f3c52-6a3e-4a55-9c4e-0d2f1f0f6a11")
         .json(&json!({"last_name": "D'Artagnan", "first_name": "Hélène",
                       "email": " Helene.DArtagnan@Exemple.fr ", "phone": "06.12.34.56.78"}))
@@ -63,7 +62,8 @@ async fn registering_a_customer_answers_201_with_id_version_and_number() {
     assert_eq!(*sequence, 1);
     assert_eq!(payload["email"], "helene.dartagnan@exemple.fr");
     assert_eq!(payload["phone"], "+33612345678");
-    assert_eq!(metadata["user"], "camille");
+    assert_eq!(metadata["user"], "customer-service");
+    assert!(metadata["user_id"].as_str().is_some_and(|u| u.len() == 36));
     assert_eq!(metadata["department"], "customer_service");
     assert_eq!(metadata["source"], "api");
     assert_eq!(
@@ -238,8 +238,7 @@ async fn accepting_an_offer_requests_the_contract_from_legal() {
     let response = app
         .client
         .get(app.url(&format!("/api/v1/contracts/documents/{digest}")))
-        .header("x-lae-user", "juriste")
-        .header("x-lae-department", "legal")
+        .bearer_auth(app.token("legal"))
         .send()
         .await
         .expect("sent");
@@ -319,7 +318,7 @@ async fn invoices_are_issued_paid_and_tickets_routed() {
         assert_eq!(status, 202, "{path}: {answer}");
     }
     let opened = &events_of(&app, ticket_id).await[0];
-    assert_eq!(opened.2["operator"], "customer_service-tester");
+    assert_eq!(opened.2["operator"], "customer-service");
 }
 
 #[tokio::test]

@@ -96,8 +96,7 @@ async fn two_concurrent_commands_on_the_same_version_one_succeeds_the_other_gets
         let send = |first_name: &'static str| {
             app.client
                 .put(&path)
-                .header("x-lae-user", "agent")
-                .header("x-lae-department", "customer_service")
+                .bearer_auth(app.token("customer_service"))
                 .header("if-match", "\"1\"")
                 .json(&json!({"last_name": "Martin", "first_name": first_name}))
                 .send()
@@ -137,8 +136,7 @@ async fn a_stale_if_match_is_refused_with_the_current_version() {
     let response = app
         .client
         .put(app.url(&path))
-        .header("x-lae-user", "agent")
-        .header("x-lae-department", "customer_service")
+        .bearer_auth(app.token("customer_service"))
         .header("if-match", "\"1\"")
         .json(&json!({"last_name": "Martin", "first_name": "Théo"}))
         .send()

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use lae_api::auth::{Role, password, users};
 use lae_api::{Application, Settings};
 use lae_store::db::{self, DbSettings};
 use serde_json::Value;
@@ -69,7 +72,23 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     pub pool: PgPool,
+    pub state: lae_api::AppState,
+    /// A valid token per role, for a user named after the role.
+    pub tokens: HashMap<Role, String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The password of every test user.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// The Argon2id hash of [`TEST_PASSWORD`] at a low cost (verification reads the cost
+/// from the hash, so logins in tests stay fast).
+pub fn test_password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let cheap = argon2::Params::new(1024, 1, 1, None).expect("params");
+        password::hash_with(TEST_PASSWORD, cheap).expect("hash")
+    })
 }
 
 impl TestApp {
@@ -82,6 +101,26 @@ impl TestApp {
             .await
             .expect("application starts");
         let addr = app.local_addr().expect("bound address");
+        let state = app.state().clone();
+        let mut tokens = HashMap::new();
+        for role in Role::ALL {
+            let user = users::create_hashed(
+                &state.pool,
+                "test",
+                role.as_str().replace('_', "-").as_str(),
+                "Test",
+                role,
+                test_password_hash(),
+            )
+            .await
+            .expect("test user");
+            let (token, _) = state
+                .auth
+                .keys
+                .issue(user.user_id, &user.username, role, 0)
+                .expect("token");
+            tokens.insert(role, token);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
@@ -95,12 +134,20 @@ impl TestApp {
                 .expect("http client"),
             db,
             pool,
+            state,
+            tokens,
             shutdown: Some(tx),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The token of the test user of a role (`"sales"`, `"customer_service"`, ...).
+    pub fn token(&self, role: &str) -> &str {
+        let role: Role = role.parse().expect("a role");
+        &self.tokens[&role]
     }
 
     /// Sends a JSON command as `user` of `department`.
@@ -114,8 +161,7 @@ impl TestApp {
         let response = self
             .client
             .request(method, self.url(path))
-            .header("x-lae-user", format!("{department}-tester"))
-            .header("x-lae-department", department)
+            .bearer_auth(self.token(department))
             .json(body)
             .send()
             .await

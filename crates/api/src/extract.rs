@@ -111,59 +111,6 @@ fn join_path(parent: &str, field: &str) -> String {
     }
 }
 
-/// Who is calling.
-///
-/// Until user accounts and tokens exist (issue 5), the caller names itself in the
-/// `X-LAE-User` and `X-LAE-Department` headers. This is the one seam the
-/// authentication layer replaces; nothing else reads those headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub user: String,
-    pub department: String,
-}
-
-const DEPARTMENTS: [&str; 7] = [
-    "customer_service",
-    "legal",
-    "sales",
-    "billing",
-    "auditor",
-    "admin",
-    "management",
-];
-
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
-        let user = header("x-lae-user").ok_or(ApiError::Unauthenticated {
-            detail: "Utilisateur non identifié (en-tête X-LAE-User manquant).",
-        })?;
-        let department = header("x-lae-department")
-            .filter(|d| DEPARTMENTS.contains(d))
-            .ok_or(ApiError::Unauthenticated {
-                detail: "Service inconnu ou manquant (en-tête X-LAE-Department).",
-            })?;
-        if user.len() > 100 || user.chars().any(char::is_control) {
-            return Err(ApiError::Unauthenticated {
-                detail: "Identifiant d'utilisateur invalide.",
-            });
-        }
-        Ok(Self {
-            user: user.to_owned(),
-            department: department.to_owned(),
-        })
-    }
-}
-
 /// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), if any: the command
 /// applies only to that version of the aggregate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

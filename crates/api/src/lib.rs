@@ -10,7 +10,9 @@
 //! - [`extract`]: JSON bodies that name the field at fault; the caller's identity.
 //! - [`routes`]: one module per aggregate, each with its own `router()`.
 //! - [`state`]: what handlers share (the pool and one executor per aggregate).
+//! - [`auth`]: users, passwords, tokens, and the table of rules every route obeys.
 
+pub mod auth;
 pub mod extract;
 pub mod problem;
 pub mod routes;
@@ -23,6 +25,8 @@ use std::net::SocketAddr;
 use lae_store::db::{self, DbError};
 use tokio::net::TcpListener;
 
+use crate::auth::token::TokenKeys;
+
 pub use settings::Settings;
 pub use state::AppState;
 
@@ -31,6 +35,10 @@ pub use state::AppState;
 pub enum StartupError {
     #[error("database: {0}")]
     Db(#[from] DbError),
+    #[error("LAE_JWT_SECRET must be at least 32 bytes")]
+    WeakSecret,
+    #[error("bootstrapping the first administrator: {0}")]
+    Bootstrap(#[from] auth::users::UserError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -58,9 +66,23 @@ impl Application {
                 addr: settings.http_addr,
                 source,
             })?;
+        let keys = match &settings.jwt_secret {
+            Some(secret) => {
+                TokenKeys::new(secret.expose()).map_err(|_| StartupError::WeakSecret)?
+            }
+            None => {
+                tracing::warn!(
+                    "LAE_JWT_SECRET is not set: tokens are signed with a key of this process only"
+                );
+                TokenKeys::random()
+            }
+        };
+        if let Some((username, password)) = &settings.bootstrap_admin {
+            bootstrap_admin(&pool, username, password.expose_str()).await?;
+        }
         Ok(Self {
             listener,
-            state: AppState::new(pool),
+            state: AppState::new(pool, keys),
         })
     }
 
@@ -84,6 +106,28 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
     }
+}
+
+/// Creates the first administrator from the environment when there is none yet.
+async fn bootstrap_admin(
+    pool: &sqlx::PgPool,
+    username: &str,
+    password: &str,
+) -> Result<(), auth::users::UserError> {
+    if auth::users::admin_exists(pool).await? {
+        return Ok(());
+    }
+    auth::users::create(
+        pool,
+        "bootstrap",
+        username,
+        "Administrateur",
+        auth::Role::Admin,
+        password,
+    )
+    .await?;
+    tracing::info!(%username, "created the first administrator");
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

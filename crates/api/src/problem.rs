@@ -29,6 +29,15 @@ pub enum ApiError {
     /// 401: no usable identity on the request.
     #[error("unauthenticated")]
     Unauthenticated { detail: &'static str },
+    /// 403: authenticated, but the role may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 429: too many failed logins; the account is locked for a while.
+    #[error("locked for {retry_after_secs} s")]
+    Locked { retry_after_secs: u64 },
+    /// 401: the username or password is wrong (never says which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// 404: the addressed resource does not exist.
     #[error("not found: {detail}")]
     NotFound { code: &'static str, detail: String },
@@ -91,7 +100,9 @@ impl ApiError {
             Self::Malformed { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } | Self::ConcurrentModification | Self::VersionConflict { .. } => {
@@ -126,6 +137,26 @@ impl ApiError {
                 "unauthenticated",
                 "Authentification requise",
                 (*detail).into(),
+                None,
+            ),
+            Self::Forbidden => (
+                "forbidden",
+                "Accès refusé",
+                "Votre rôle ne permet pas cette opération.".into(),
+                None,
+            ),
+            Self::Locked { retry_after_secs } => (
+                "account_locked",
+                "Compte verrouillé",
+                format!(
+                    "Trop d'échecs de connexion : réessayez dans {retry_after_secs} secondes ou demandez une réinitialisation."
+                ),
+                None,
+            ),
+            Self::InvalidCredentials => (
+                "invalid_credentials",
+                "Identifiants incorrects",
+                "Nom d'utilisateur ou mot de passe incorrect.".into(),
                 None,
             ),
             Self::NotFound { code, detail } => (code, "Introuvable", detail.clone(), None),
@@ -180,7 +211,20 @@ impl IntoResponse for ApiError {
             code,
             field,
         };
+        let retry_after = match &self {
+            Self::Locked { retry_after_secs } => Some(retry_after_secs.to_string()),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, secs);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"lae\""),
+            );
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

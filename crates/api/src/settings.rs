@@ -10,6 +10,37 @@ pub struct Settings {
     pub db: DbSettings,
     pub nats_url: String,
     pub http_addr: SocketAddr,
+    /// Signing key of access tokens (`LAE_JWT_SECRET` or the file `LAE_JWT_SECRET_FILE`);
+    /// a random per-process key when unset.
+    pub jwt_secret: Option<Secret>,
+    /// The first administrator, created at start when no administrator exists
+    /// (`LAE_BOOTSTRAP_ADMIN_USER`, `LAE_BOOTSTRAP_ADMIN_PASSWORD`).
+    pub bootstrap_admin: Option<(String, Secret)>,
+}
+
+/// A secret value: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The secret as text (lossy for non-UTF-8 bytes).
+    pub fn expose_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// A setting that could not be read.
@@ -70,10 +101,44 @@ impl Settings {
                     value: http.clone(),
                     reason: e.to_string(),
                 })?;
+        let jwt_secret = match (get("LAE_JWT_SECRET"), get("LAE_JWT_SECRET_FILE")) {
+            (Some(secret), _) => Some(Secret::new(secret.into_bytes())),
+            (None, Some(path)) => Some(Secret::new(std::fs::read(&path).map_err(|e| {
+                SettingsError::Invalid {
+                    name: "LAE_JWT_SECRET_FILE",
+                    value: path.clone(),
+                    reason: e.to_string(),
+                }
+            })?)),
+            (None, None) => None,
+        };
+        if jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(SettingsError::Invalid {
+                name: "LAE_JWT_SECRET",
+                value: "***".into(),
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
+        let bootstrap_admin = match (
+            get("LAE_BOOTSTRAP_ADMIN_USER"),
+            get("LAE_BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => Some((user, Secret::new(password.into_bytes()))),
+            (None, None) => None,
+            _ => {
+                return Err(SettingsError::Invalid {
+                    name: "LAE_BOOTSTRAP_ADMIN_USER",
+                    value: String::new(),
+                    reason: "set both LAE_BOOTSTRAP_ADMIN_USER and LAE_BOOTSTRAP_ADMIN_PASSWORD, or neither".into(),
+                });
+            }
+        };
         Ok(Self {
             db,
             nats_url: get("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.into()),
             http_addr,
+            jwt_secret,
+            bootstrap_admin,
         })
     }
 }
@@ -98,6 +163,18 @@ mod tests {
         assert_eq!(s.db.app.get_username(), "lae_app");
         assert_eq!(s.nats_url, DEFAULT_NATS_URL);
         assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+        assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let s = from(&[(
+            "LAE_JWT_SECRET",
+            "0123456789abcdef0123456789abcdef-zz-planted",
+        )])
+        .expect("valid");
+        assert!(s.jwt_secret.is_some());
+        assert!(!format!("{s:?}").contains("zz-planted"));
     }
 
     #[test]
@@ -106,6 +183,12 @@ mod tests {
             ("LAE_HTTP_ADDR", "nowhere", "LAE_HTTP_ADDR"),
             ("LAE_DB_POOL_SIZE", "0", "LAE_DB_POOL_SIZE"),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+            ("LAE_JWT_SECRET", "too short", "LAE_JWT_SECRET"),
+            (
+                "LAE_BOOTSTRAP_ADMIN_USER",
+                "admin",
+                "LAE_BOOTSTRAP_ADMIN_USER",
+            ),
         ];
         for (name, value, expected) in cases {
             let err = from(&[(name, value)]).expect_err(name).to_string();

@@ -11,6 +11,9 @@ use lae_store::notify::AppendSignal;
 use lae_store::{CommandExecutor, EventRepository};
 use sqlx::PgPool;
 
+use crate::auth::rules::StandingCache;
+use crate::auth::token::TokenKeys;
+
 /// Shared state: cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Inner>);
@@ -18,6 +21,7 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub pool: PgPool,
+    pub auth: AuthState,
     pub events: EventRepository,
     pub customers: CommandExecutor<Customer>,
     pub offers: CommandExecutor<Offer>,
@@ -26,8 +30,15 @@ pub struct Inner {
     pub tickets: CommandExecutor<Ticket>,
 }
 
+/// Token keys and the standing cache.
+#[derive(Debug)]
+pub struct AuthState {
+    pub keys: TokenKeys,
+    pub standing_cache: StandingCache,
+}
+
 impl AppState {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, keys: TokenKeys) -> Self {
         let events =
             EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
         Self(Arc::new(Inner {
@@ -38,6 +49,10 @@ impl AppState {
             tickets: CommandExecutor::new(events.clone(), ()),
             events,
             pool,
+            auth: AuthState {
+                keys,
+                standing_cache: StandingCache::default(),
+            },
         }))
     }
 }

@@ -15,7 +15,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, today};
-use crate::extract::{Actor, RequestId, ValidJson};
+use crate::auth::Actor;
+use crate::extract::{RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
 

@@ -1,5 +1,7 @@
 //! The HTTP routes: one module per aggregate, merged under `/api/v1`.
 
+mod admin;
+mod auth;
 mod contracts;
 mod customers;
 mod invoices;
@@ -20,7 +22,8 @@ use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::extract::{Actor, IfMatch, RequestId};
+use crate::auth::Actor;
+use crate::extract::{IfMatch, RequestId};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -29,6 +32,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application: API routes, system routes, layers.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
+        .merge(auth::router())
+        .merge(admin::router())
         .merge(customers::router())
         .merge(offers::router())
         .merge(contracts::router())
@@ -37,6 +42,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(system::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::rules::authorize,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -98,12 +107,13 @@ where
 /// The metadata of the events a request causes.
 pub fn metadata(actor: &Actor, request: RequestId) -> EventMetadata {
     EventMetadata::new(
-        actor.user.clone(),
-        actor.department.clone(),
+        actor.username.clone(),
+        actor.role.as_str(),
         Utc::now(),
         request.0,
         Source::Api,
     )
+    .with("user_id", actor.user_id.to_string())
 }
 
 /// Today's date at the edge, for commands whose date the caller leaves out.

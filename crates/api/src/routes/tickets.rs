@@ -14,7 +14,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer};
-use crate::extract::{Actor, RequestId, ValidJson};
+use crate::auth::Actor;
+use crate::extract::{RequestId, ValidJson};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 fn operator(named: Option<OperatorName>, actor: &Actor) -> Result<OperatorName, ApiError> {
     match named {
         Some(operator) => Ok(operator),
-        None => actor.user.parse().map_err(|_| {
+        None => actor.username.parse().map_err(|_| {
             ApiError::invalid("invalid_operator", "operator", "Nom d'opérateur invalide.")
         }),
     }
