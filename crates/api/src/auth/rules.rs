@@ -78,6 +78,18 @@ pub static RULES: &[Rule] = &[
         "Readiness (database reachable)",
     ),
     rule(
+        Method::GET,
+        "/openapi.json",
+        Public,
+        "This API's OpenAPI 3.1 document",
+    ),
+    rule(
+        Method::GET,
+        "/docs",
+        Public,
+        "Interactive API documentation",
+    ),
+    rule(
         Method::POST,
         "/api/v1/auth/login",
         Public,

@@ -12,8 +12,10 @@ use super::PathId;
 use crate::auth::users::{self, User, UserError};
 use crate::auth::{Actor, Role};
 use crate::extract::ValidJson;
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use axum::http::Method;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -113,4 +115,12 @@ async fn reset_password(
     users::reset_password(&state.pool, &actor.username, id, &body.password).await?;
     state.auth.standing_cache.forget(id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.query::<Vec<User>>(Method::GET, "/api/v1/admin/users", 200);
+    doc.op::<NewUser, User>(Method::POST, "/api/v1/admin/users", 201);
+    doc.bare(Method::POST, "/api/v1/admin/users/{id}/disable", 204);
+    doc.bare(Method::POST, "/api/v1/admin/users/{id}/enable", 204);
+    doc.op::<NewPassword, ()>(Method::POST, "/api/v1/admin/users/{id}/password", 204);
 }

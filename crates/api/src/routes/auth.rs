@@ -11,8 +11,10 @@ use crate::auth::rules::SESSION_COOKIE;
 use crate::auth::token::TTL;
 use crate::auth::{Actor, Role, password, users};
 use crate::extract::ValidJson;
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use axum::http::Method;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -132,4 +134,10 @@ async fn me(actor: Actor) -> Json<Me> {
         username: actor.username,
         role: actor.role,
     })
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Login, LoggedIn>(Method::POST, "/api/v1/auth/login", 200);
+    doc.bare(Method::POST, "/api/v1/auth/logout", 204);
+    doc.query::<Me>(Method::GET, "/api/v1/auth/me", 200);
 }

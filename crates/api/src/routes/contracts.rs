@@ -20,8 +20,10 @@ use uuid::Uuid;
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer, today};
 use crate::auth::Actor;
 use crate::extract::{RequestId, ValidJson};
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use axum::http::Method;
 
 /// Largest signed document accepted, in bytes (the body carries it in base64).
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -39,7 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/contracts/documents/{sha256}", get(document))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Request {
     id: Option<ContractId>,
@@ -76,7 +78,7 @@ async fn request_contract(
     Ok(created("contracts", CommandAccepted::from(&committed)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Document {
     name: DocumentName,
@@ -90,7 +92,7 @@ fn pdf() -> String {
     "application/pdf".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Sign {
     reference: ContractReference,
@@ -147,7 +149,7 @@ async fn sign(
     execute(&state.contracts, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Terminate {
     terminated_on: Option<NaiveDate>,
@@ -192,4 +194,11 @@ async fn document(
         stored.content,
     )
         .into_response())
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Request, CommandAccepted>(Method::POST, "/api/v1/contracts", 201);
+    doc.op::<Sign, CommandAccepted>(Method::POST, "/api/v1/contracts/{id}/signature", 202);
+    doc.op::<Terminate, CommandAccepted>(Method::POST, "/api/v1/contracts/{id}/termination", 202);
+    doc.bare(Method::GET, "/api/v1/contracts/documents/{sha256}", 200);
 }

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{post, put};
 use chrono::NaiveDate;
@@ -17,6 +18,7 @@ use uuid::Uuid;
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, today};
 use crate::auth::Actor;
 use crate::extract::{RequestId, ValidJson};
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -36,7 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/customers/{id}/mandate/revocation", post(revoke_mandate))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Register {
     /// Lets a client retry a registration safely: the same id twice is a conflict,
@@ -85,7 +87,7 @@ async fn register(
     Ok(created("customers", response))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactDetails {
     last_name: PersonName,
@@ -112,7 +114,7 @@ async fn change_contact_details(
     execute(&state.customers, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HealthDeclaration {
     tobacco: TobaccoUse,
@@ -137,7 +139,7 @@ async fn declare_health(
     execute(&state.customers, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SalesProfile {
     age_band: Option<AgeBand>,
@@ -159,7 +161,7 @@ async fn set_sales_profile(
     execute(&state.customers, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Mandate {
     iban: Iban,
@@ -196,7 +198,7 @@ async fn amend_mandate(
     execute(&state.customers, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Revocation {
     revoked_on: Option<NaiveDate>,
@@ -214,4 +216,30 @@ async fn revoke_mandate(
         reason: body.reason,
     };
     execute(&state.customers, id, command, caller).await
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Register, CommandAccepted>(Method::POST, "/api/v1/customers", 201);
+    doc.op::<ContactDetails, CommandAccepted>(
+        Method::PUT,
+        "/api/v1/customers/{id}/contact-details",
+        202,
+    );
+    doc.op::<HealthDeclaration, CommandAccepted>(
+        Method::PUT,
+        "/api/v1/customers/{id}/health-declaration",
+        202,
+    );
+    doc.op::<SalesProfile, CommandAccepted>(
+        Method::PUT,
+        "/api/v1/customers/{id}/sales-profile",
+        202,
+    );
+    doc.op::<Mandate, CommandAccepted>(Method::POST, "/api/v1/customers/{id}/mandate", 202);
+    doc.op::<Mandate, CommandAccepted>(Method::PUT, "/api/v1/customers/{id}/mandate", 202);
+    doc.op::<Revocation, CommandAccepted>(
+        Method::POST,
+        "/api/v1/customers/{id}/mandate/revocation",
+        202,
+    );
 }

@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::NaiveDate;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer, today};
 use crate::auth::Actor;
 use crate::extract::{RequestId, ValidJson};
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -24,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/invoices/{id}/cancellation", post(cancel))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Issue {
     id: Option<InvoiceId>,
@@ -73,7 +75,7 @@ async fn issue(
     Ok(created("invoices", CommandAccepted::from(&committed)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Pay {
     paid_on: Option<NaiveDate>,
@@ -94,7 +96,7 @@ async fn pay(
     execute(&state.invoices, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Closing {
     on: Option<NaiveDate>,
@@ -125,4 +127,15 @@ async fn cancel(
         reason: body.reason,
     };
     execute(&state.invoices, id, command, caller).await
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Issue, CommandAccepted>(Method::POST, "/api/v1/invoices", 201);
+    doc.op::<Pay, CommandAccepted>(Method::POST, "/api/v1/invoices/{id}/payment", 202);
+    doc.op::<Closing, CommandAccepted>(
+        Method::POST,
+        "/api/v1/invoices/{id}/payment-rejection",
+        202,
+    );
+    doc.op::<Closing, CommandAccepted>(Method::POST, "/api/v1/invoices/{id}/cancellation", 202);
 }

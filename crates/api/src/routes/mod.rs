@@ -63,6 +63,18 @@ pub fn app(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// Describes every route for the OpenAPI document.
+pub fn describe(doc: &mut crate::openapi::ApiDoc) {
+    system::describe(doc);
+    auth::describe(doc);
+    admin::describe(doc);
+    customers::describe(doc);
+    offers::describe(doc);
+    contracts::describe(doc);
+    invoices::describe(doc);
+    tickets::describe(doc);
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound {
         code: "route_not_found",
@@ -122,7 +134,7 @@ pub fn today() -> NaiveDate {
 }
 
 /// The body of every successful command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CommandAccepted {
     pub id: String,
     pub version: usize,

@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::NaiveDate;
@@ -17,6 +18,7 @@ use super::{
 };
 use crate::auth::Actor;
 use crate::extract::{RequestId, ValidJson};
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -28,7 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/offers/{id}/withdrawal", post(withdraw))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Propose {
     id: Option<OfferId>,
@@ -61,7 +63,7 @@ async fn propose(
     Ok(created("offers", CommandAccepted::from(&committed)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Accept {
     accepted_on: Option<NaiveDate>,
@@ -121,7 +123,7 @@ async fn request_contract(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Close {
     on: Option<NaiveDate>,
@@ -152,4 +154,11 @@ async fn withdraw(
         reason: body.reason,
     };
     execute(&state.offers, id, command, caller).await
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Propose, CommandAccepted>(Method::POST, "/api/v1/offers", 201);
+    doc.op::<Accept, CommandAccepted>(Method::POST, "/api/v1/offers/{id}/acceptance", 202);
+    doc.op::<Close, CommandAccepted>(Method::POST, "/api/v1/offers/{id}/decline", 202);
+    doc.op::<Close, CommandAccepted>(Method::POST, "/api/v1/offers/{id}/withdrawal", 202);
 }

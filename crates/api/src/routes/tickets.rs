@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer};
 use crate::auth::Actor;
 use crate::extract::{RequestId, ValidJson};
+use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -38,7 +40,7 @@ fn operator(named: Option<OperatorName>, actor: &Actor) -> Result<OperatorName, 
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Open {
     id: Option<TicketId>,
@@ -73,7 +75,7 @@ async fn open(
     Ok(created("tickets", CommandAccepted::from(&committed)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Action {
     action: ActionText,
@@ -95,7 +97,7 @@ async fn record_action(
     execute(&state.tickets, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Route {
     department: Department,
@@ -116,7 +118,7 @@ async fn route(
     execute(&state.tickets, id, command, caller).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Resolve {
     resolution: Note,
@@ -133,4 +135,11 @@ async fn resolve(
         at: Utc::now(),
     };
     execute(&state.tickets, id, command, caller).await
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<Open, CommandAccepted>(Method::POST, "/api/v1/tickets", 201);
+    doc.op::<Action, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/actions", 202);
+    doc.op::<Route, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/routing", 202);
+    doc.op::<Resolve, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/resolution", 202);
 }

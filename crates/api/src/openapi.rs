@@ -1,0 +1,292 @@
+//! The OpenAPI 3.1 document, generated from the code: paths and security from the
+//! rules table (`auth::rules::RULES`), bodies from the request and response types'
+//! JSON Schemas (schemars, draft 2020-12, which is OpenAPI 3.1's dialect).
+
+use std::collections::HashMap;
+
+use axum::http::Method;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
+
+use crate::auth::rules::{Access, RULES};
+
+/// What the code says about one operation beyond its rule.
+#[derive(Debug, Default)]
+struct Operation {
+    request: Option<Schema>,
+    status: u16,
+    response: Option<Schema>,
+}
+
+/// Collects operations while route modules describe them.
+#[derive(Debug)]
+pub struct ApiDoc {
+    generator: SchemaGenerator,
+    operations: HashMap<(Method, &'static str), Operation>,
+}
+
+impl Default for ApiDoc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ApiDoc {
+    pub fn new() -> Self {
+        let settings = SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        });
+        Self {
+            generator: settings.into_generator(),
+            operations: HashMap::new(),
+        }
+    }
+
+    /// An operation taking a JSON body `B` and answering `status` with a JSON `R`.
+    pub fn op<B: JsonSchema, R: JsonSchema>(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        status: u16,
+    ) {
+        let request = self.generator.subschema_for::<B>();
+        let response = self.generator.subschema_for::<R>();
+        self.operations.insert(
+            (method, path),
+            Operation {
+                request: Some(request),
+                status,
+                response: Some(response),
+            },
+        );
+    }
+
+    /// An operation without a body answering `status` with a JSON `R`.
+    pub fn query<R: JsonSchema>(&mut self, method: Method, path: &'static str, status: u16) {
+        let response = self.generator.subschema_for::<R>();
+        self.operations.insert(
+            (method, path),
+            Operation {
+                request: None,
+                status,
+                response: Some(response),
+            },
+        );
+    }
+
+    /// An operation without a JSON body either way (e.g. 204, or bytes).
+    pub fn bare(&mut self, method: Method, path: &'static str, status: u16) {
+        self.operations.insert(
+            (method, path),
+            Operation {
+                request: None,
+                status,
+                response: None,
+            },
+        );
+    }
+
+    /// Routes of the rules table that no module described (a test keeps this empty).
+    pub fn undocumented(&self) -> Vec<String> {
+        RULES
+            .iter()
+            .filter(|r| !self.operations.contains_key(&(r.method.clone(), r.path)))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    /// The OpenAPI document.
+    pub fn into_document(mut self) -> Value {
+        let problem = self.generator.subschema_for::<ProblemSchema>();
+        let mut paths = Map::new();
+        for rule in RULES {
+            let op = self
+                .operations
+                .remove(&(rule.method.clone(), rule.path))
+                .unwrap_or_default();
+            let mut responses = Map::new();
+            let status = if op.status == 0 { 200 } else { op.status };
+            let mut success = json!({ "description": "Succès" });
+            if let Some(schema) = op.response {
+                success["content"] = json!({ "application/json": { "schema": schema } });
+            }
+            responses.insert(status.to_string(), success);
+            let problems: &[u16] = match rule.access {
+                // Login answers 401 for wrong credentials and 429 when locked.
+                Access::Public => &[400, 401, 413, 415, 422, 429, 500],
+                _ => &[400, 401, 403, 404, 409, 413, 415, 422, 500],
+            };
+            for code in problems {
+                responses.insert(
+                    code.to_string(),
+                    json!({
+                        "description": "Problème (RFC 9457)",
+                        "content": { "application/problem+json": { "schema": problem.clone() } }
+                    }),
+                );
+            }
+            let mut operation = json!({
+                "summary": rule.summary,
+                "operationId": operation_id(&rule.method, rule.path),
+                "tags": [tag(rule.path)],
+                "responses": responses,
+            });
+            let parameters: Vec<Value> = rule
+                .path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(|name| {
+                    json!({ "name": name, "in": "path", "required": true,
+                            "schema": { "type": "string" } })
+                })
+                .collect();
+            if !parameters.is_empty() {
+                operation["parameters"] = Value::Array(parameters);
+            }
+            match rule.access {
+                Access::Public => operation["security"] = json!([]),
+                Access::Authenticated => {}
+                Access::Roles(roles) => {
+                    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                    operation["x-roles"] = json!(names);
+                }
+            }
+            if let Some(schema) = op.request {
+                operation["requestBody"] = json!({
+                    "required": true,
+                    "content": { "application/json": { "schema": schema } }
+                });
+            }
+            let entry = paths
+                .entry(rule.path.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            entry[rule.method.as_str().to_lowercase()] = operation;
+        }
+        let schemas = self.generator.take_definitions(true);
+        json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": "LAE platform API",
+                "version": env!("CARGO_PKG_VERSION"),
+                "description": "Commands and queries of LAE's departments. Errors are application/problem+json; messages for users are in French."
+            },
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {
+                    "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" },
+                    "session": { "type": "apiKey", "in": "cookie", "name": "lae_session" }
+                }
+            },
+            "security": [ { "bearer": [] }, { "session": [] } ]
+        })
+    }
+}
+
+fn operation_id(method: &Method, path: &str) -> String {
+    let mut id = method.as_str().to_lowercase();
+    for seg in path
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
+        id.push('_');
+        id.push_str(&seg.replace(['{', '}'], "").replace('-', "_"));
+    }
+    id
+}
+
+fn tag(path: &str) -> &str {
+    path.trim_start_matches("/api/v1/")
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("system")
+}
+
+/// The problem body's schema (see `problem.rs`).
+#[derive(JsonSchema)]
+#[schemars(rename = "Problem")]
+#[allow(dead_code)]
+struct ProblemSchema {
+    #[schemars(rename = "type")]
+    type_: String,
+    title: String,
+    status: u16,
+    detail: String,
+    code: String,
+    field: Option<String>,
+}
+
+/// The document, built once.
+pub fn document() -> &'static Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::new();
+        crate::routes::describe(&mut doc);
+        doc.into_document()
+    })
+}
+
+/// A page that renders the document (the viewer's script comes from a CDN: the
+/// browser needs the internet for it; the document itself is at /openapi.json).
+pub const VIEWER: &str = r#"<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>API LAE — documentation</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" data-url="/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+<noscript>La documentation interactive demande JavaScript ; le document brut est sur <a href="/openapi.json">/openapi.json</a>.</noscript>
+</body></html>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_route_of_the_rules_table_is_documented() {
+        let mut doc = ApiDoc::new();
+        crate::routes::describe(&mut doc);
+        assert!(doc.undocumented().is_empty(), "{:?}", doc.undocumented());
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_every_reference_resolves() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let mut found = Vec::new();
+        refs(doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected reference {r}"));
+            assert!(schemas.contains_key(name), "dangling {r}");
+        }
+        for rule in RULES {
+            let op = &doc["paths"][rule.path][rule.method.as_str().to_lowercase()];
+            assert!(op["responses"].is_object(), "{} {}", rule.method, rule.path);
+        }
+        // Value types keep their validation in the document.
+        let mandate = &schemas["Mandate"]["properties"]["iban"];
+        assert!(
+            mandate.get("pattern").is_some() || mandate.get("format").is_some(),
+            "the IBAN keeps its constraints: {mandate}"
+        );
+    }
+}
