@@ -23,6 +23,21 @@ pub enum Target {
     /// The command path over HTTP (load, decide, append) against pgbench inserting
     /// one event-shaped row per transaction into the same table.
     Commands(CommandsArgs),
+    /// The legacy import against a raw COPY of as many event rows, same run.
+    Migrate(MigrateBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateBenchArgs {
+    /// Where the generated legacy sample is kept between runs.
+    #[arg(long, default_value = "/tmp/lae_legacy_100k")]
+    legacy_dir: std::path::PathBuf,
+    /// Customers of the generated sample (100,000 is about a million legacy rows).
+    #[arg(long, default_value_t = 100_000)]
+    customers: u32,
+    /// The sample generator.
+    #[arg(long, default_value = "../shared/legacy/make_legacy.py")]
+    generator: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +60,19 @@ pub struct CommandsArgs {
 pub async fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Commands(args) => commands(args).await,
+        Target::Migrate(args) => {
+            let settings = Settings::from_env().context("reading configuration")?;
+            let report = lae_migrator::bench::run(lae_migrator::bench::BenchOptions {
+                legacy_dir: args.legacy_dir,
+                customers: args.customers,
+                generator: Some(args.generator),
+                db: settings.db,
+                batch_events: 5_000,
+            })
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `lae`: the platform's one binary. Each subcommand is a thin shim over a library.
 
 mod bench;
+mod migrate;
 mod users;
 
 use anyhow::Context;
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run the platform: create the database if missing, apply migrations, serve HTTP.
     Serve,
+    /// Import the legacy SQLite files as events (idempotent; re-runs import changes only).
+    Migrate(migrate::MigrateArgs),
     /// Manage user accounts (the first administrator is created here or from
     /// LAE_BOOTSTRAP_ADMIN_USER / LAE_BOOTSTRAP_ADMIN_PASSWORD).
     Users {
@@ -61,6 +64,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { target } => bench::run(target).await?,
         Command::Users { action } => users::run(action).await?,
+        Command::Migrate(args) => {
+            let code = migrate::run(args).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
     }
     Ok(())
 }
