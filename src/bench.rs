@@ -23,6 +23,12 @@ pub enum Target {
     /// The command path over HTTP (load, decide, append) against pgbench inserting
     /// one event-shaped row per transaction into the same table.
     Commands(CommandsArgs),
+    /// The relay: lag from commit to JetStream ack at a steady load, and backlog drain
+    /// rate against a raw JetStream publish loop, same run.
+    Relay,
+    /// The read models: end-to-end lag at 500 events/s and rebuild speed over 1,000,000
+    /// events against a raw batched upsert, same run.
+    Projections,
     /// The legacy import against a raw COPY of as many event rows, same run.
     Migrate(MigrateBenchArgs),
 }
@@ -60,6 +66,22 @@ pub struct CommandsArgs {
 pub async fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Commands(args) => commands(args).await,
+        Target::Relay => {
+            let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Target::Projections => {
+            let url = std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| lae_api::settings::DEFAULT_DATABASE_URL.into());
+            let report = lae_projections::bench::run_benchmarks(
+                &url,
+                &lae_projections::bench::BenchOptions::default(),
+            )
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
         Target::Migrate(args) => {
             let settings = Settings::from_env().context("reading configuration")?;
             let report = lae_migrator::bench::run(lae_migrator::bench::BenchOptions {
@@ -89,6 +111,9 @@ async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     settings.db = settings.db.with_database(&name);
     settings.db.max_connections = u32::try_from(args.clients * 2).unwrap_or(32);
     settings.http_addr = "127.0.0.1:0".parse()?;
+    // The command path alone: the relay and the projectors have benchmarks of their own.
+    settings.relay = None;
+    settings.projectors = None;
     let result = commands_in(&args, &settings).await;
     db::drop_database(&settings.db)
         .await

@@ -1,6 +1,7 @@
 //! `lae`: the platform's one binary. Each subcommand is a thin shim over a library.
 
 mod bench;
+mod components;
 mod migrate;
 mod users;
 
@@ -20,6 +21,13 @@ struct Cli {
 enum Command {
     /// Run the platform: create the database if missing, apply migrations, serve HTTP.
     Serve,
+    /// Run the relay alone (PostgreSQL → NATS JetStream, and RabbitMQ when LAE_AMQP_URL is set).
+    Relay,
+    /// Run or rebuild the department read models.
+    Projections {
+        #[command(subcommand)]
+        action: components::Projections,
+    },
     /// Import the legacy SQLite files as events (idempotent; re-runs import changes only).
     Migrate(migrate::MigrateArgs),
     /// Manage user accounts (the first administrator is created here or from
@@ -64,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { target } => bench::run(target).await?,
         Command::Users { action } => users::run(action).await?,
+        Command::Relay => components::relay().await?,
+        Command::Projections { action } => components::projections(action).await?,
         Command::Migrate(args) => {
             let code = migrate::run(args).await?;
             if code != 0 {

@@ -68,6 +68,8 @@ impl Drop for TestDb {
 
 /// The real application, serving on a free port, against its own database.
 pub struct TestApp {
+    /// The test's own JetStream stream, when the pipeline runs.
+    pub stream: Option<String>,
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
@@ -92,10 +94,42 @@ pub fn test_password_hash() -> &'static str {
 }
 
 impl TestApp {
+    /// The application without its background components (relay, projectors): most
+    /// tests look at the event store only, and must not share a NATS stream.
     pub async fn spawn(prefix: &str) -> Self {
+        Self::spawn_with(prefix, false).await
+    }
+
+    /// The application with the relay and the projectors, on a NATS stream, subjects
+    /// and consumers of this test's own (deleted when the app is dropped).
+    pub async fn spawn_with_pipeline(prefix: &str) -> Self {
+        Self::spawn_with(prefix, true).await
+    }
+
+    async fn spawn_with(prefix: &str, pipeline: bool) -> Self {
         let db = TestDb::new(prefix);
         let mut settings = Settings::from_env().expect("test configuration");
         settings.db = db.settings.clone();
+        let mut stream = None;
+        if pipeline {
+            let unique = Uuid::new_v4().simple().to_string();
+            let name = format!("LAE_TEST_{}", &unique[..12]).to_uppercase();
+            let subjects = format!("lae.test.{}", &unique[..12]);
+            if let Some(relay) = settings.relay.as_mut() {
+                relay.stream = name.clone();
+                relay.subject_prefix = subjects.clone();
+                relay.name = format!("relay-{unique}");
+            }
+            if let Some(projectors) = settings.projectors.as_mut() {
+                projectors.stream = name.clone();
+                projectors.subject_prefix = subjects;
+                projectors.consumer_prefix = format!("test_{}", &unique[..12]);
+            }
+            stream = Some(name);
+        } else {
+            settings.relay = None;
+            settings.projectors = None;
+        }
         settings.http_addr = "127.0.0.1:0".parse().expect("address");
         let app = Application::build(&settings)
             .await
@@ -127,6 +161,7 @@ impl TestApp {
         }));
         let pool = db.owner_pool().await;
         Self {
+            stream,
             base_url: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -218,6 +253,24 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(stream) = self.stream.take() {
+            // The stream (and its consumers) go with the test, on a thread of their own
+            // as Drop cannot await.
+            let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cleanup runtime");
+                runtime.block_on(async {
+                    if let Ok(client) = async_nats::connect(url).await {
+                        let js = async_nats::jetstream::new(client);
+                        let _ = js.delete_stream(&stream).await;
+                    }
+                });
+            });
+            let _ = cleanup.join();
         }
     }
 }

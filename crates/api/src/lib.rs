@@ -53,6 +53,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    settings: Settings,
 }
 
 impl Application {
@@ -84,6 +85,7 @@ impl Application {
         Ok(Self {
             listener,
             state: AppState::new(pool, keys),
+            settings: settings.clone(),
         })
     }
 
@@ -96,16 +98,58 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. The relay
+    /// and the projectors (when the settings enable them) run beside the HTTP server
+    /// and stop with it.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
-        tracing::info!(%addr, "listening");
-        axum::serve(self.listener, routes::app(self.state))
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let signal = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let mut background = Vec::new();
+        if let Some(config) = self.settings.relay.clone() {
+            let pool = self.state.pool.clone();
+            let metrics = self.state.metrics.relay.clone();
+            let signal = signal();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = lae_relay::run(pool, config, metrics, signal).await {
+                    tracing::error!(error = %e, "the relay stopped");
+                }
+            }));
+        }
+        if let Some(config) = self.settings.projectors.clone() {
+            let db = self.settings.db.clone();
+            let metrics = self.state.metrics.projections.clone();
+            let signal = signal();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = lae_projections::run_all(&db, config, metrics, signal).await {
+                    tracing::error!(error = %e, "the projectors stopped");
+                }
+            }));
+        }
+        tracing::info!(%addr, relay = self.settings.relay.is_some(),
+            projectors = self.settings.projectors.is_some(), "listening");
+        let served = axum::serve(self.listener, routes::app(self.state))
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        for task in background {
+            // Background components finish their batch; do not hang the shutdown on one.
+            if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background component did not stop within 10 s");
+            }
+        }
+        served
     }
 }
 

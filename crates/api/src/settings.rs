@@ -16,6 +16,10 @@ pub struct Settings {
     /// The first administrator, created at start when no administrator exists
     /// (`LAE_BOOTSTRAP_ADMIN_USER`, `LAE_BOOTSTRAP_ADMIN_PASSWORD`).
     pub bootstrap_admin: Option<(String, Secret)>,
+    /// The relay to NATS, run inside `lae serve` unless `LAE_RUN_RELAY=false`.
+    pub relay: Option<lae_relay::RelayConfig>,
+    /// The department projectors, run inside `lae serve` unless `LAE_RUN_PROJECTORS=false`.
+    pub projectors: Option<lae_projections::ProjectorConfig>,
 }
 
 /// A secret value: never printed.
@@ -133,12 +137,39 @@ impl Settings {
                 });
             }
         };
+        let enabled = |name: &'static str| -> Result<bool, SettingsError> {
+            match get(name).as_deref().map(str::trim) {
+                None | Some("") | Some("true") | Some("1") | Some("yes") => Ok(true),
+                Some("false") | Some("0") | Some("no") => Ok(false),
+                Some(other) => Err(SettingsError::Invalid {
+                    name,
+                    value: other.to_owned(),
+                    reason: "expected true or false".into(),
+                }),
+            }
+        };
+        let relay = enabled("LAE_RUN_RELAY")?.then(|| lae_relay::RelayConfig::from_lookup(&get));
+        let projectors = if enabled("LAE_RUN_PROJECTORS")? {
+            Some(
+                lae_projections::ProjectorConfig::from_lookup(&get).map_err(|e| {
+                    SettingsError::Invalid {
+                        name: "LAE_PROJECTION_*",
+                        value: String::new(),
+                        reason: e.to_string(),
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             db,
             nats_url: get("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.into()),
             http_addr,
             jwt_secret,
             bootstrap_admin,
+            relay,
+            projectors,
         })
     }
 }

@@ -22,12 +22,20 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub pool: PgPool,
     pub auth: AuthState,
+    pub metrics: Metrics,
     pub events: EventRepository,
     pub customers: CommandExecutor<Customer>,
     pub offers: CommandExecutor<Offer>,
     pub contracts: CommandExecutor<Contract>,
     pub invoices: CommandExecutor<Invoice>,
     pub tickets: CommandExecutor<Ticket>,
+}
+
+/// The background components' metrics (zero when a component does not run here).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub relay: Arc<lae_relay::RelayMetrics>,
+    pub projections: Arc<lae_projections::ProjectionMetrics>,
 }
 
 /// Token keys and the standing cache.
@@ -53,6 +61,7 @@ impl AppState {
                 keys,
                 standing_cache: StandingCache::default(),
             },
+            metrics: Metrics::default(),
         }))
     }
 }

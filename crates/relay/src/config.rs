@@ -119,6 +119,24 @@ impl RelayConfig {
                 self.subject_prefix
             ));
         }
+        let mut servers = 0;
+        for server in self
+            .nats_url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if server.parse::<async_nats::ServerAddr>().is_err() {
+                return bad(format!(
+                    "NATS server {:?} is not a valid address",
+                    redact_url(server)
+                ));
+            }
+            servers += 1;
+        }
+        if servers == 0 {
+            return bad("no NATS server is configured".into());
+        }
         if self.batch_size == 0 || self.batch_size > 10_000 {
             return bad(format!(
                 "batch size {} is not between 1 and 10000",
@@ -225,6 +243,8 @@ mod tests {
         assert!(with(|c| c.subject_prefix = "a.*".into()).is_err());
         assert!(with(|c| c.batch_size = 0).is_err());
         assert!(with(|c| c.poll_interval = Duration::ZERO).is_err());
+        assert!(with(|c| c.nats_url = " , ".into()).is_err());
+        assert!(with(|c| c.nats_url = "nats://a:1, nats://b:2".into()).is_ok());
         assert!(with(|_| {}).is_ok());
     }
 

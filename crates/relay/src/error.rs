@@ -34,6 +34,9 @@ pub enum RelayError {
     /// The AMQP broker failed (connecting, declaring, publishing or confirming).
     #[error("AMQP error: {0}")]
     Amqp(#[from] lapin::Error),
+    /// The AMQP broker did not answer in time.
+    #[error("the AMQP broker did not answer in time ({0})")]
+    AmqpTimeout(&'static str),
     /// The AMQP broker refused a message (a negative publisher confirm).
     #[error("the AMQP broker refused event {0} (nack)")]
     AmqpNack(uuid::Uuid),

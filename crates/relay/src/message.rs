@@ -167,8 +167,7 @@ pub(crate) fn subject_token(name: &str) -> String {
     }
     name.chars()
         .map(|c| {
-            if c == '.' || c == '*' || c == '>' || c == '#' || c.is_whitespace() || c.is_control()
-            {
+            if c == '.' || c == '*' || c == '>' || c == '#' || c.is_whitespace() || c.is_control() {
                 '_'
             } else {
                 c
@@ -193,8 +192,7 @@ mod tests {
             metadata: metadata.into(),
             global_position: 77,
             transaction_id: 900,
-            recorded_at: DateTime::from_timestamp(1_700_000_000, 123_456_000)
-                .unwrap_or_default(),
+            recorded_at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap_or_default(),
         }
     }
 
@@ -202,7 +200,8 @@ mod tests {
     fn the_payload_is_copied_byte_for_byte() {
         // Odd spacing, key order and number forms would all be normalised by a parse.
         let payload = r#"{ "z":1.50, "a" :"x\u00e9", "n":1e2 }"#;
-        let metadata = r#"{"correlation_id":"c-1","causation_id":"k-2","source":"api","user":"alice"}"#;
+        let metadata =
+            r#"{"correlation_id":"c-1","causation_id":"k-2","source":"api","user":"alice"}"#;
         let out = Outbound::from_stored(&stored(payload, metadata)).expect("encodes");
         let body = std::str::from_utf8(&out.body).expect("utf-8");
         assert!(
@@ -244,8 +243,8 @@ mod tests {
 
     #[test]
     fn missing_or_odd_metadata_only_drops_headers() {
-        let out = Outbound::from_stored(&stored("[1]", r#"{"source":"line\nbreak"}"#))
-            .expect("encodes");
+        let out =
+            Outbound::from_stored(&stored("[1]", r#"{"source":"line\nbreak"}"#)).expect("encodes");
         assert!(out.headers.iter().all(|(n, _)| *n != headers::SOURCE));
         let out = Outbound::from_stored(&stored("null", "[]")).expect("encodes");
         assert_eq!(out.headers.len(), 4);

@@ -51,11 +51,15 @@ SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_versi
 
 /// Events committed after the checkpoint, whether readable yet or held back behind a
 /// running transaction. The count stops at `$3` so that a large backlog costs a bounded
-/// index scan; the oldest is the first in commit order.
+/// index scan; the oldest is the first in commit order. The `ORDER BY` is there for the
+/// plan: it makes the commit-order index the obvious path even for a generic plan of
+/// this prepared statement, where a sequential scan would have to read the whole table
+/// to find the few recent rows.
 const BACKLOG: &str = "
 SELECT (SELECT count(*) FROM (
             SELECT 1 FROM events
              WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+             ORDER BY transaction_id, global_position
              LIMIT $3) AS capped) AS depth,
        (SELECT recorded_at FROM events
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)

@@ -90,6 +90,18 @@ pub static RULES: &[Rule] = &[
         "Interactive API documentation",
     ),
     rule(
+        Method::GET,
+        "/metrics",
+        Public,
+        "Prometheus metrics: relay and projection lag (no personal data)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/status",
+        Authenticated,
+        "How far the relay and each read model are behind",
+    ),
+    rule(
         Method::POST,
         "/api/v1/auth/login",
         Public,
@@ -456,6 +468,7 @@ mod tests {
             r.path.starts_with("/api/v1/")
                 && !r.path.starts_with("/api/v1/auth")
                 && !r.path.starts_with("/api/v1/admin")
+                && r.path != "/api/v1/status"
         }) {
             assert!(
                 !r.access.allows(Role::Admin) || r.access == Access::Authenticated,

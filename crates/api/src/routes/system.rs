@@ -15,6 +15,8 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status", get(status))
         .route("/docs", get(docs))
 }
 
@@ -22,6 +24,8 @@ pub(super) fn describe(doc: &mut ApiDoc) {
     doc.query::<Value>(Method::GET, "/health", 200);
     doc.query::<Value>(Method::GET, "/ready", 200);
     doc.query::<Value>(Method::GET, "/openapi.json", 200);
+    doc.bare(Method::GET, "/metrics", 200);
+    doc.query::<Value>(Method::GET, "/api/v1/status", 200);
     doc.bare(Method::GET, "/docs", 200);
 }
 
@@ -33,6 +37,35 @@ async fn openapi() -> Json<&'static Value> {
 /// An interactive viewer of the document.
 async fn docs() -> Html<&'static str> {
     Html(crate::openapi::VIEWER)
+}
+
+/// Prometheus metrics of the relay and the projectors (no personal data).
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let mut text = state.metrics.relay.render_prometheus();
+    text.push_str(&state.metrics.projections.render_prometheus());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+/// How far the relay and each department's read model are behind.
+async fn status(State(state): State<AppState>) -> Json<Value> {
+    let relay = &state.metrics.relay;
+    Json(json!({
+        "relay": {
+            "leader": relay.is_leader(),
+            "events_published": relay.events_published(),
+            "outbox_depth": relay.outbox_depth(),
+            "publish_lag_seconds": relay.publish_lag_seconds(),
+            "oldest_unpublished_age_seconds": relay.oldest_unpublished_age_seconds(),
+            "held_back_by_a_running_transaction": relay.is_held_back(),
+        },
+        "projections": state.metrics.projections.status(),
+    }))
 }
 
 /// The process is up.

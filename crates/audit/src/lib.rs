@@ -1,0 +1,71 @@
+//! Audit of the event store: tamper evidence, verification, the customer timeline,
+//! point-in-time state, export, backup and restore, and the access log of health data
+//! and IBAN reads.
+//!
+//! The event store is append-only by grant and trigger, but a superuser can disable a
+//! trigger. This crate makes such an edit *visible*: a sealer, running beside the
+//! command path (never inside it), reads committed events in commit order and appends
+//! a seal per event to `audit.event_seals`: a per-aggregate hash chain and a global
+//! hash chain, keyed with HMAC-SHA256 by a secret that lives outside the database.
+//! [`verify`] walks events and seals and names every event that was edited, deleted,
+//! reordered or inserted since it was sealed.
+//!
+//! Every hash is computed over the `payload` and `metadata` *text* exactly as stored
+//! (the `json` column keeps the text it was given), never over a re-serialization:
+//! erasing a customer by destroying the keys of their encrypted fields leaves the
+//! ciphertext, and so the chain, unchanged.
+//!
+//! # Layout
+//! - [`key`]: the audit key (`LAE_AUDIT_KEY` / `LAE_AUDIT_KEY_FILE`) and its fingerprint.
+//! - [`canonical`]: the canonical bytes of an event and the two chain hashes.
+//! - [`sealer`], [`sealer_loop`]: sealing a batch; the background task for `lae serve`.
+//! - [`verify`], `verify_walk`, [`report`]: the verification merge, its checks, its report.
+//! - [`timeline`], [`diff`]: a customer's history across aggregates, newest first.
+//! - [`state`]: an aggregate's state at a version or a time.
+//! - [`export`]: NDJSON export in commit order.
+//! - [`backup`], [`restore`], [`backup_format`]: a portable, checksummed backup file.
+//! - [`access_log`]: who read health data or an IBAN.
+//! - [`connect`]: connecting as the audit roles (`lae_sealer`, `lae_auditor`).
+//! - [`bench`]: the figures of `lae bench audit`.
+//!
+//! After a [`restore`], the department read models are rebuilt by the caller (the
+//! projections crate's `rebuild`): a backup holds the source of truth only.
+
+pub mod access_log;
+pub mod backup;
+pub mod backup_format;
+pub mod bench;
+pub mod canonical;
+mod classification;
+pub mod connect;
+pub mod diff;
+pub mod error;
+pub mod export;
+pub mod key;
+mod position;
+pub mod report;
+pub mod restore;
+pub mod sealer;
+pub mod sealer_loop;
+pub mod state;
+pub mod timeline;
+mod transaction;
+pub mod verify;
+mod verify_walk;
+
+pub use access_log::{
+    AccessEntry, AccessFilter, AccessKind, AccessLogPage, AccessPageRequest, AccessRecord,
+    access_log, log_access,
+};
+pub use backup::{BackupReport, backup, backup_from};
+pub use connect::{AUDITOR_ROLE, SEALER_ROLE, connect_as, role_options};
+pub use error::{AuditError, Result};
+pub use export::{ExportRange, ExportReport, export_ndjson};
+pub use key::AuditKey;
+pub use report::{Problem, ProblemKind, VerifyReport};
+pub use restore::{RestoreReport, restore};
+pub use sealer::{SealerConfig, seal_pending, seal_pending_with};
+pub use sealer_loop::{run_sealer, run_sealer_with};
+pub use state::{AggregateState, At, state_at, state_at_json};
+pub use timeline::{TimelineCursor, TimelineEntry, TimelinePage, TimelineQuery, timeline};
+pub use verify::{VerifyOptions, verify, verify_with};

@@ -1,0 +1,376 @@
+//! Applying a batch of envelopes to a department's schema, idempotently, inside the
+//! caller's transaction.
+//!
+//! # Idempotency of the four departments that hold customer data
+//! Each schema's `applied` table holds the last sequence applied per aggregate. For each
+//! envelope, in order: a sequence at or below it is a redelivery and changes nothing; the
+//! next one is applied; one further ahead means an earlier event has not arrived yet, and
+//! is held back (the projector NAKs it with a delay, so it comes back after the missing
+//! one). The bookkeeping rows of the batch's aggregates are read `FOR UPDATE` first, so
+//! two projectors racing on one aggregate serialise, and every read-model row belongs to
+//! one aggregate, so that lock protects it too. (An aggregate seen for the first time has
+//! no row to lock yet; two racing projectors then compute the same rows from the same
+//! event and the same empty state, and every write is a whole-row upsert or an
+//! insert-if-absent, so the outcome is the same.)
+//!
+//! Holding back rather than insisting on strict stream order keeps a projector going when
+//! JetStream redelivers out of order (after a NAK, a crash, or with several messages in
+//! flight) and when the relay re-publishes an old event after its de-duplication window:
+//! order only matters within an aggregate, and that order is the sequence.
+//!
+//! # Management
+//! Management holds no aggregate id (see migration 0003): it claims each event's global
+//! position in `applied_positions` and counts the events whose position it claimed.
+//! Counting is commutative, so it needs no order at all.
+
+use std::collections::{HashMap, HashSet};
+
+use lae_store::db::quote_ident;
+use sqlx::PgConnection;
+
+use crate::decode::{Decoded, Decoder};
+use crate::department::Department;
+use crate::departments::{self, management};
+use crate::envelope::Envelope;
+
+/// What a batch did with one envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// Applied to the read model.
+    Applied,
+    /// Already applied (a redelivery or a re-publish): nothing changed.
+    Duplicate,
+    /// An earlier event of the same aggregate has not been applied yet: held back.
+    Gap,
+    /// The payload cannot be decoded by this version of the code: held back, and every
+    /// later event of its aggregate with it, until a projector that reads it is deployed.
+    Undecodable,
+    /// The department does not follow this aggregate type.
+    Ignored,
+}
+
+impl Verdict {
+    /// Whether the message is done with (acknowledged) rather than to be redelivered.
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Gap | Self::Undecodable)
+    }
+}
+
+/// Applies `envelopes` (in delivery order) to `schema`, which holds `decoder`'s
+/// department's tables, and returns one verdict per envelope. Runs inside the caller's
+/// transaction: the read model and its bookkeeping change together or not at all.
+///
+/// The first statement always touches the schema's bookkeeping table: a rebuild pauses
+/// live projectors by locking that table (see [`crate::rebuild`]).
+pub async fn apply(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    schema: &str,
+    envelopes: &[Envelope],
+) -> Result<Vec<Verdict>, sqlx::Error> {
+    let department = decoder.department();
+    if !envelopes
+        .iter()
+        .any(|e| department.follows(&e.aggregate_type))
+    {
+        return Ok(vec![Verdict::Ignored; envelopes.len()]);
+    }
+    if department == Department::Management {
+        apply_counts(conn, schema, envelopes, false).await
+    } else {
+        apply_in_sequence(conn, decoder, schema, envelopes, None).await
+    }
+}
+
+/// The bookkeeping of a rebuild's replay, kept in memory.
+///
+/// A replay reads the store in commit order into a fresh copy that nothing else writes,
+/// so the per-batch locking and rewriting of `applied` that protects the live projector
+/// buys nothing there and would double the replay's writes. The last sequences are kept
+/// here instead (the verdicts are computed exactly as live) and written to the copy in
+/// bulk by [`Replay::flush`]: when many are pending, and before the replay hands over to
+/// the final catch-up, which goes through [`apply`] and reads them back. Management's
+/// positions are inserted without a conflict check, since the store yields each once.
+#[derive(Debug)]
+pub struct Replay {
+    last: HashMap<(String, String), i64>,
+    pending: HashSet<(String, String)>,
+    flushed: bool,
+    flush_at: usize,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Self::new(500_000)
+    }
+}
+
+impl Replay {
+    /// Bookkeeping that is flushed once `flush_at` aggregates are pending (bounds the
+    /// replay's memory).
+    #[must_use]
+    pub fn new(flush_at: usize) -> Self {
+        Self {
+            last: HashMap::new(),
+            pending: HashSet::new(),
+            flushed: false,
+            flush_at: flush_at.max(1),
+        }
+    }
+
+    /// Writes the pending last sequences to `schema`'s `applied` table.
+    pub async fn flush(
+        &mut self,
+        conn: &mut PgConnection,
+        schema: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let keys: HashSet<Key<'_>> = self
+            .pending
+            .iter()
+            .map(|(t, i)| (t.as_str(), i.as_str()))
+            .collect();
+        let last: HashMap<Key<'_>, i64> = self
+            .last
+            .iter()
+            .map(|((t, i), s)| ((t.as_str(), i.as_str()), *s))
+            .collect();
+        store_last_sequences(conn, schema, &keys, &last).await?;
+        self.pending.clear();
+        // Everything is in the table now: forget it, so memory stays bounded.
+        self.last.clear();
+        self.flushed = true;
+        Ok(())
+    }
+}
+
+/// [`apply`] for a rebuild's replay, with the bookkeeping in `replay` (see [`Replay`]).
+pub async fn apply_replay(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    schema: &str,
+    envelopes: &[Envelope],
+    replay: &mut Replay,
+) -> Result<Vec<Verdict>, sqlx::Error> {
+    let department = decoder.department();
+    if department == Department::Management {
+        apply_counts(conn, schema, envelopes, true).await
+    } else {
+        let verdicts =
+            apply_in_sequence(conn, decoder, schema, envelopes, Some(&mut *replay)).await?;
+        if replay.pending.len() >= replay.flush_at {
+            replay.flush(conn, schema).await?;
+        }
+        Ok(verdicts)
+    }
+}
+
+type Key<'a> = (&'a str, &'a str);
+
+async fn apply_in_sequence(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    schema: &str,
+    envelopes: &[Envelope],
+    replay: Option<&mut Replay>,
+) -> Result<Vec<Verdict>, sqlx::Error> {
+    let department = decoder.department();
+    let mut keys: Vec<Key<'_>> = envelopes
+        .iter()
+        .filter(|e| department.follows(&e.aggregate_type))
+        .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut last = match replay.as_deref() {
+        None => load_last_sequences(conn, schema, &keys, true).await?,
+        Some(replay) => {
+            let mut known = HashMap::with_capacity(keys.len());
+            let mut missing = Vec::new();
+            for key in &keys {
+                match replay.last.get(&(key.0.to_owned(), key.1.to_owned())) {
+                    Some(sequence) => {
+                        known.insert(*key, *sequence);
+                    }
+                    None => missing.push(*key),
+                }
+            }
+            if replay.flushed && !missing.is_empty() {
+                known.extend(load_last_sequences(conn, schema, &missing, false).await?);
+            }
+            known
+        }
+    };
+
+    let mut verdicts = Vec::with_capacity(envelopes.len());
+    let mut decoded: Vec<Decoded<'_>> = Vec::new();
+    let mut advanced: HashSet<Key<'_>> = HashSet::new();
+    for envelope in envelopes {
+        if !department.follows(&envelope.aggregate_type) {
+            verdicts.push(Verdict::Ignored);
+            continue;
+        }
+        let key = (
+            envelope.aggregate_type.as_str(),
+            envelope.aggregate_id.as_str(),
+        );
+        let previous = last.get(&key).copied().unwrap_or(0);
+        let verdict = if envelope.sequence <= previous {
+            Verdict::Duplicate
+        } else if envelope.sequence > previous + 1 {
+            Verdict::Gap
+        } else if departments::uses(department, &envelope.aggregate_type, &envelope.event_type) {
+            match decoder.decode(envelope) {
+                Ok(d) => {
+                    decoded.push(d);
+                    Verdict::Applied
+                }
+                Err(error) => {
+                    // The event id and type name the event; the payload is never logged.
+                    tracing::warn!(
+                        department = %department,
+                        event_id = %envelope.event_id,
+                        event_type = %envelope.event_type,
+                        %error,
+                        "cannot decode an event: it and its aggregate's later events are held back"
+                    );
+                    Verdict::Undecodable
+                }
+            }
+        } else {
+            // An event of a followed aggregate that this department does not read:
+            // recording its sequence is all there is to do.
+            Verdict::Applied
+        };
+        if verdict == Verdict::Applied {
+            last.insert(key, envelope.sequence);
+            advanced.insert(key);
+        }
+        verdicts.push(verdict);
+    }
+
+    departments::write(department, conn, schema, &decoded).await?;
+    match replay {
+        None => store_last_sequences(conn, schema, &advanced, &last).await?,
+        Some(replay) => {
+            for key in advanced {
+                if let Some(sequence) = last.get(&key) {
+                    let owned = (key.0.to_owned(), key.1.to_owned());
+                    replay.last.insert(owned.clone(), *sequence);
+                    replay.pending.insert(owned);
+                }
+            }
+        }
+    }
+    Ok(verdicts)
+}
+
+async fn load_last_sequences<'a>(
+    conn: &mut PgConnection,
+    schema: &str,
+    keys: &[Key<'a>],
+    lock: bool,
+) -> Result<HashMap<Key<'a>, i64>, sqlx::Error> {
+    let (types, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    // Locked in a fixed order, so that two projectors on overlapping batches wait for
+    // each other instead of deadlocking.
+    let sql = format!(
+        "SELECT a.aggregate_type, a.aggregate_id, a.last_sequence FROM {}.applied a \
+         JOIN unnest($1::text[], $2::text[]) AS k(aggregate_type, aggregate_id) \
+           USING (aggregate_type, aggregate_id) {}",
+        quote_ident(schema),
+        if lock {
+            "ORDER BY a.aggregate_type, a.aggregate_id FOR UPDATE OF a"
+        } else {
+            ""
+        }
+    );
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(&sql)
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(conn)
+        .await?;
+    let mut last = HashMap::with_capacity(keys.len());
+    for (aggregate_type, aggregate_id, sequence) in rows {
+        if let Some(key) = keys
+            .binary_search(&(aggregate_type.as_str(), aggregate_id.as_str()))
+            .ok()
+            .and_then(|i| keys.get(i))
+        {
+            last.insert(*key, sequence);
+        }
+    }
+    Ok(last)
+}
+
+async fn store_last_sequences(
+    conn: &mut PgConnection,
+    schema: &str,
+    advanced: &HashSet<Key<'_>>,
+    last: &HashMap<Key<'_>, i64>,
+) -> Result<(), sqlx::Error> {
+    if advanced.is_empty() {
+        return Ok(());
+    }
+    let mut types = Vec::with_capacity(advanced.len());
+    let mut ids = Vec::with_capacity(advanced.len());
+    let mut sequences = Vec::with_capacity(advanced.len());
+    for key in advanced {
+        if let Some(sequence) = last.get(key) {
+            types.push(key.0);
+            ids.push(key.1);
+            sequences.push(*sequence);
+        }
+    }
+    let sql = format!(
+        "INSERT INTO {}.applied AS a (aggregate_type, aggregate_id, last_sequence) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence",
+        quote_ident(schema)
+    );
+    sqlx::query(&sql)
+        .bind(&types)
+        .bind(&ids)
+        .bind(&sequences)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn apply_counts(
+    conn: &mut PgConnection,
+    schema: &str,
+    envelopes: &[Envelope],
+    replay: bool,
+) -> Result<Vec<Verdict>, sqlx::Error> {
+    let department = Department::Management;
+    let positions: Vec<i64> = envelopes
+        .iter()
+        .filter(|e| department.follows(&e.aggregate_type))
+        .map(|e| e.global_position)
+        .collect();
+    let mut claimed = if replay {
+        management::record_positions(conn, schema, &positions).await?
+    } else {
+        management::claim_positions(conn, schema, &positions).await?
+    };
+    let mut counted = Vec::new();
+    let verdicts = envelopes
+        .iter()
+        .map(|e| {
+            if !department.follows(&e.aggregate_type) {
+                Verdict::Ignored
+            } else if claimed.remove(&e.global_position) {
+                counted.push(e);
+                Verdict::Applied
+            } else {
+                Verdict::Duplicate
+            }
+        })
+        .collect();
+    management::count(conn, schema, &counted).await?;
+    Ok(verdicts)
+}

@@ -1,0 +1,338 @@
+//! Billing: contact details, the direct-debit mandate (IBAN in full: masking is the
+//! API's job) and its history, invoices and their history.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use lae_domain::customer::CustomerEvent;
+use lae_domain::invoice::InvoiceEvent;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::contact::{self, CustomerRow};
+use crate::decode::{Decoded, Event};
+use crate::table::{Touched, history, table};
+
+table! {
+    /// A row of `billing.mandates`.
+    MandateRow in "mandates" key customer_id {
+        customer_id: Uuid => "uuid",
+        status: Option<String> => "text",
+        iban: Option<String> => "text",
+        mandate_reference: Option<String> => "text",
+        signed_on: Option<NaiveDate> => "date",
+        amended_on: Option<NaiveDate> => "date",
+        revoked_on: Option<NaiveDate> => "date",
+        revocation_reason: Option<String> => "text",
+        version: i64 => "bigint",
+        updated_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
+history! {
+    /// A row of `billing.mandate_history`.
+    MandateHistoryRow in "mandate_history" key (customer_id, sequence) {
+        customer_id: Uuid => "uuid",
+        sequence: i64 => "bigint",
+        kind: String => "text",
+        iban: Option<String> => "text",
+        mandate_reference: Option<String> => "text",
+        previous_iban: Option<String> => "text",
+        previous_mandate_reference: Option<String> => "text",
+        effective_on: NaiveDate => "date",
+        reason: Option<String> => "text",
+        recorded_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
+table! {
+    /// A row of `billing.invoices`.
+    InvoiceRow in "invoices" key invoice_id {
+        invoice_id: Uuid => "uuid",
+        customer_id: Option<Uuid> => "uuid",
+        contract_id: Option<Uuid> => "uuid",
+        number: Option<String> => "text",
+        amount_cents: Option<i64> => "bigint",
+        issued_on: Option<NaiveDate> => "date",
+        due_on: Option<NaiveDate> => "date",
+        status: Option<String> => "text",
+        paid_on: Option<NaiveDate> => "date",
+        paid_amount_cents: Option<i64> => "bigint",
+        rejected_on: Option<NaiveDate> => "date",
+        rejection_reason: Option<String> => "text",
+        cancelled_on: Option<NaiveDate> => "date",
+        cancellation_reason: Option<String> => "text",
+        version: i64 => "bigint",
+        updated_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
+history! {
+    /// A row of `billing.invoice_history`.
+    InvoiceHistoryRow in "invoice_history" key (invoice_id, sequence) {
+        invoice_id: Uuid => "uuid",
+        sequence: i64 => "bigint",
+        kind: String => "text",
+        on_date: NaiveDate => "date",
+        amount_cents: Option<i64> => "bigint",
+        reason: Option<String> => "text",
+        recorded_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
+/// Whether billing needs this event's payload.
+pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
+    contact::uses(aggregate_type, event_type)
+        || (aggregate_type == "Customer"
+            && matches!(
+                event_type,
+                "MandateSigned" | "MandateAmended" | "MandateRevoked"
+            ))
+        || aggregate_type == "Invoice"
+}
+
+fn is_mandate_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Customer(
+            CustomerEvent::MandateSigned { .. }
+                | CustomerEvent::MandateAmended { .. }
+                | CustomerEvent::MandateRevoked { .. }
+        )
+    )
+}
+
+/// Writes a batch of decoded events (in order) to the schema.
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    schema: &str,
+    events: &[Decoded<'_>],
+) -> Result<(), sqlx::Error> {
+    let mut customers = Touched::<CustomerRow>::load(conn, schema, contact::keys(events)).await?;
+    let mandate_keys = events
+        .iter()
+        .filter(|d| is_mandate_event(&d.event))
+        .map(|d| d.id);
+    let mut mandates = Touched::<MandateRow>::load(conn, schema, mandate_keys).await?;
+    let invoice_keys = events
+        .iter()
+        .filter(|d| matches!(d.event, Event::Invoice(_)))
+        .map(|d| d.id);
+    let mut invoices = Touched::<InvoiceRow>::load(conn, schema, invoice_keys).await?;
+    let mut mandate_history = Vec::new();
+    let mut invoice_history = Vec::new();
+    for d in events {
+        contact::apply(&mut customers, d);
+        match &d.event {
+            Event::Customer(event) if is_mandate_event(&d.event) => {
+                mandates.update(d.id, |row| apply_mandate(row, d, event));
+                if let Some(row) = mandate_history_row(d, event) {
+                    mandate_history.push(row);
+                }
+            }
+            Event::Invoice(event) => {
+                invoices.update(d.id, |row| apply_invoice(row, d, event));
+                invoice_history.push(invoice_history_row(d, event));
+            }
+            _ => {}
+        }
+    }
+    customers.store(conn, schema).await?;
+    mandates.store(conn, schema).await?;
+    invoices.store(conn, schema).await?;
+    MandateHistoryRow::insert(conn, schema, &mandate_history).await?;
+    InvoiceHistoryRow::insert(conn, schema, &invoice_history).await
+}
+
+fn apply_mandate(row: Option<MandateRow>, d: &Decoded<'_>, event: &CustomerEvent) -> MandateRow {
+    let empty = MandateRow {
+        customer_id: d.id,
+        status: None,
+        iban: None,
+        mandate_reference: None,
+        signed_on: None,
+        amended_on: None,
+        revoked_on: None,
+        revocation_reason: None,
+        version: 0,
+        updated_at: d.envelope.recorded_at,
+    };
+    let mut row = match event {
+        // A new signature starts a new mandate: nothing of a revoked one carries over.
+        CustomerEvent::MandateSigned {
+            iban,
+            mandate_reference,
+            signed_on,
+        } => MandateRow {
+            status: Some("active".to_owned()),
+            iban: Some(iban.as_str().to_owned()),
+            mandate_reference: Some(mandate_reference.as_str().to_owned()),
+            signed_on: Some(*signed_on),
+            ..empty
+        },
+        CustomerEvent::MandateAmended {
+            iban,
+            mandate_reference,
+            amended_on,
+            ..
+        } => MandateRow {
+            iban: Some(iban.as_str().to_owned()),
+            mandate_reference: Some(mandate_reference.as_str().to_owned()),
+            amended_on: Some(*amended_on),
+            ..row.unwrap_or(empty)
+        },
+        CustomerEvent::MandateRevoked { revoked_on, reason } => MandateRow {
+            status: Some("revoked".to_owned()),
+            revoked_on: Some(*revoked_on),
+            revocation_reason: reason.as_ref().map(|r| r.as_str().to_owned()),
+            ..row.unwrap_or(empty)
+        },
+        _ => row.unwrap_or(empty),
+    };
+    row.version = d.envelope.sequence;
+    row.updated_at = d.envelope.recorded_at;
+    row
+}
+
+fn mandate_history_row(d: &Decoded<'_>, event: &CustomerEvent) -> Option<MandateHistoryRow> {
+    let base = |kind: &str, effective_on: NaiveDate| MandateHistoryRow {
+        customer_id: d.id,
+        sequence: d.envelope.sequence,
+        kind: kind.to_owned(),
+        iban: None,
+        mandate_reference: None,
+        previous_iban: None,
+        previous_mandate_reference: None,
+        effective_on,
+        reason: None,
+        recorded_at: d.envelope.recorded_at,
+    };
+    Some(match event {
+        CustomerEvent::MandateSigned {
+            iban,
+            mandate_reference,
+            signed_on,
+        } => MandateHistoryRow {
+            iban: Some(iban.as_str().to_owned()),
+            mandate_reference: Some(mandate_reference.as_str().to_owned()),
+            ..base("signed", *signed_on)
+        },
+        CustomerEvent::MandateAmended {
+            previous_iban,
+            previous_mandate_reference,
+            iban,
+            mandate_reference,
+            amended_on,
+        } => MandateHistoryRow {
+            iban: Some(iban.as_str().to_owned()),
+            mandate_reference: Some(mandate_reference.as_str().to_owned()),
+            previous_iban: Some(previous_iban.as_str().to_owned()),
+            previous_mandate_reference: Some(previous_mandate_reference.as_str().to_owned()),
+            ..base("amended", *amended_on)
+        },
+        CustomerEvent::MandateRevoked { revoked_on, reason } => MandateHistoryRow {
+            reason: reason.as_ref().map(|r| r.as_str().to_owned()),
+            ..base("revoked", *revoked_on)
+        },
+        _ => return None,
+    })
+}
+
+fn apply_invoice(row: Option<InvoiceRow>, d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceRow {
+    let mut row = row.unwrap_or(InvoiceRow {
+        invoice_id: d.id,
+        customer_id: None,
+        contract_id: None,
+        number: None,
+        amount_cents: None,
+        issued_on: None,
+        due_on: None,
+        status: None,
+        paid_on: None,
+        paid_amount_cents: None,
+        rejected_on: None,
+        rejection_reason: None,
+        cancelled_on: None,
+        cancellation_reason: None,
+        version: 0,
+        updated_at: d.envelope.recorded_at,
+    });
+    match event {
+        InvoiceEvent::InvoiceIssued {
+            customer_id,
+            contract_id,
+            number,
+            amount,
+            issued_on,
+            due_on,
+        } => {
+            row.customer_id = Some(*customer_id.as_uuid());
+            row.contract_id = contract_id.map(|c| *c.as_uuid());
+            row.number = Some(number.as_str().to_owned());
+            row.amount_cents = Some(amount.value());
+            row.issued_on = Some(*issued_on);
+            row.due_on = Some(*due_on);
+            row.status = Some("issued".to_owned());
+        }
+        InvoiceEvent::InvoicePaid { paid_on, amount } => {
+            row.status = Some("paid".to_owned());
+            row.paid_on = Some(*paid_on);
+            row.paid_amount_cents = Some(amount.value());
+        }
+        InvoiceEvent::PaymentRejected {
+            rejected_on,
+            reason,
+        } => {
+            row.status = Some("payment_rejected".to_owned());
+            row.rejected_on = Some(*rejected_on);
+            row.rejection_reason = Some(reason.as_str().to_owned());
+        }
+        InvoiceEvent::InvoiceCancelled {
+            cancelled_on,
+            reason,
+        } => {
+            row.status = Some("cancelled".to_owned());
+            row.cancelled_on = Some(*cancelled_on);
+            row.cancellation_reason = Some(reason.as_str().to_owned());
+        }
+    }
+    row.version = d.envelope.sequence;
+    row.updated_at = d.envelope.recorded_at;
+    row
+}
+
+fn invoice_history_row(d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceHistoryRow {
+    let (kind, on_date, amount_cents, reason) = match event {
+        InvoiceEvent::InvoiceIssued {
+            amount, issued_on, ..
+        } => ("issued", *issued_on, Some(amount.value()), None),
+        InvoiceEvent::InvoicePaid { paid_on, amount } => {
+            ("paid", *paid_on, Some(amount.value()), None)
+        }
+        InvoiceEvent::PaymentRejected {
+            rejected_on,
+            reason,
+        } => (
+            "payment_rejected",
+            *rejected_on,
+            None,
+            Some(reason.as_str().to_owned()),
+        ),
+        InvoiceEvent::InvoiceCancelled {
+            cancelled_on,
+            reason,
+        } => (
+            "cancelled",
+            *cancelled_on,
+            None,
+            Some(reason.as_str().to_owned()),
+        ),
+    };
+    InvoiceHistoryRow {
+        invoice_id: d.id,
+        sequence: d.envelope.sequence,
+        kind: kind.to_owned(),
+        on_date,
+        amount_cents,
+        reason,
+        recorded_at: d.envelope.recorded_at,
+    }
+}

@@ -1,0 +1,73 @@
+//! `lae relay` and `lae projections ...`: the background components on their own, so
+//! they can be scaled and restarted apart from the HTTP server.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use lae_api::{Settings, shutdown_signal};
+use lae_projections::{Department, RebuildOptions, rebuild_with_settings};
+use lae_store::db;
+
+/// Runs the relay until Ctrl-C or SIGTERM. Several may run: one leads, the others wait.
+pub async fn relay() -> anyhow::Result<()> {
+    let settings = Settings::from_env().context("reading configuration")?;
+    db::prepare(&settings.db)
+        .await
+        .context("preparing the database")?;
+    let pool = db::connect_app(&settings.db).await.context("connecting")?;
+    let config = lae_relay::RelayConfig::from_env();
+    let metrics = Arc::new(lae_relay::RelayMetrics::new());
+    lae_relay::run(pool, config, metrics, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Projections {
+    /// Run the five department projectors until Ctrl-C or SIGTERM.
+    Run,
+    /// Rebuild a department's read model from the event store into a fresh copy, then
+    /// swap it in; queries keep answering meanwhile.
+    Rebuild {
+        /// customer_service, legal, sales, billing or management (or `all`).
+        department: String,
+    },
+}
+
+pub async fn projections(action: Projections) -> anyhow::Result<()> {
+    let settings = Settings::from_env().context("reading configuration")?;
+    db::prepare(&settings.db)
+        .await
+        .context("preparing the database")?;
+    let config = lae_projections::ProjectorConfig::from_env()?;
+    match action {
+        Projections::Run => {
+            let metrics = Arc::new(lae_projections::ProjectionMetrics::new());
+            lae_projections::run_all(&settings.db, config, metrics, shutdown_signal()).await?;
+        }
+        Projections::Rebuild { department } => {
+            let departments: Vec<Department> = if department == "all" {
+                Department::ALL.to_vec()
+            } else {
+                match department.parse() {
+                    Ok(d) => vec![d],
+                    Err(_) => bail!(
+                        "unknown department {department:?}: customer_service, legal, sales, billing, management or all"
+                    ),
+                }
+            };
+            for department in departments {
+                let report = rebuild_with_settings(
+                    department,
+                    &settings.db,
+                    config.db_password.as_deref(),
+                    &RebuildOptions::default(),
+                )
+                .await
+                .with_context(|| format!("rebuilding {department}"))?;
+                println!("{}", serde_json::to_string(&report)?);
+            }
+        }
+    }
+    Ok(())
+}
