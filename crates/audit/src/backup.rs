@@ -295,14 +295,12 @@ impl Lines {
     }
 }
 
+/// The writer thread: returns the content's SHA-256 (hex) and size.
+type Writer = tokio::task::JoinHandle<Result<(String, u64)>>;
+
 /// Starts the thread that hashes, compresses and writes; it ends when the sender is
 /// dropped, writing the trailer, and returns the content's digest and size.
-fn spawn_writer(
-    path: PathBuf,
-) -> (
-    mpsc::Sender<Vec<u8>>,
-    tokio::task::JoinHandle<Result<(String, u64)>>,
-) {
+fn spawn_writer(path: PathBuf) -> (mpsc::Sender<Vec<u8>>, Writer) {
     let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(4);
     let handle = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::create(&path)?;

@@ -113,7 +113,7 @@ pub struct Trailer {
 }
 
 /// One event, every column but `transaction_id` (a restore renumbers transactions,
-/// keeping their order: see [`crate::restore`]). File order is commit order.
+/// keeping their order: see [`mod@crate::restore`]). File order is commit order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventLine {
     pub global_position: i64,

@@ -1,6 +1,6 @@
 //! The one error type of the crate.
 
-/// Why an audit operation failed. Problems *found* by [`verify`](crate::verify) are not
+/// Why an audit operation failed. Problems *found* by [`verify`](crate::verify()) are not
 /// errors: they are the report's content.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

@@ -7,7 +7,7 @@
 //! command path (never inside it), reads committed events in commit order and appends
 //! a seal per event to `audit.event_seals`: a per-aggregate hash chain and a global
 //! hash chain, keyed with HMAC-SHA256 by a secret that lives outside the database.
-//! [`verify`] walks events and seals and names every event that was edited, deleted,
+//! [`verify()`] walks events and seals and names every event that was edited, deleted,
 //! reordered or inserted since it was sealed.
 //!
 //! Every hash is computed over the `payload` and `metadata` *text* exactly as stored
@@ -18,17 +18,19 @@
 //! # Layout
 //! - [`key`]: the audit key (`LAE_AUDIT_KEY` / `LAE_AUDIT_KEY_FILE`) and its fingerprint.
 //! - [`canonical`]: the canonical bytes of an event and the two chain hashes.
+//! - `classification`: which customer an event names, which fields are personal.
 //! - [`sealer`], [`sealer_loop`]: sealing a batch; the background task for `lae serve`.
-//! - [`verify`], `verify_walk`, [`report`]: the verification merge, its checks, its report.
-//! - [`timeline`], [`diff`]: a customer's history across aggregates, newest first.
+//! - [`mod@verify`], `verify_walk`, [`report`]: the verification merge, its checks, its report.
+//! - [`mod@timeline`], [`diff`]: a customer's history across aggregates, newest first.
 //! - [`state`]: an aggregate's state at a version or a time.
 //! - [`export`]: NDJSON export in commit order.
-//! - [`backup`], [`restore`], [`backup_format`]: a portable, checksummed backup file.
-//! - [`access_log`]: who read health data or an IBAN.
+//! - [`mod@backup`], [`mod@restore`] (`restore_file`, `restore_load`), [`backup_format`]: a
+//!   portable, checksummed backup file; reading it back; loading it into a store.
+//! - [`mod@access_log`]: who read health data or an IBAN.
 //! - [`connect`]: connecting as the audit roles (`lae_sealer`, `lae_auditor`).
-//! - [`bench`]: the figures of `lae bench audit`.
+//! - [`mod@bench`]: the figures of `lae bench audit`.
 //!
-//! After a [`restore`], the department read models are rebuilt by the caller (the
+//! After a [`restore()`], the department read models are rebuilt by the caller (the
 //! projections crate's `rebuild`): a backup holds the source of truth only.
 
 pub mod access_log;
@@ -45,6 +47,8 @@ pub mod key;
 mod position;
 pub mod report;
 pub mod restore;
+mod restore_file;
+mod restore_load;
 pub mod sealer;
 pub mod sealer_loop;
 pub mod state;

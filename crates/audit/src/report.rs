@@ -83,7 +83,7 @@ impl Problem {
     }
 }
 
-/// The result of [`verify`](crate::verify): serializable as is for the API and the CLI.
+/// The result of [`verify`](crate::verify()): serializable as is for the API and the CLI.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     /// Whether the chain is keyed (HMAC-SHA256) or plain SHA-256.

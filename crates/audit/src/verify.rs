@@ -159,7 +159,7 @@ async fn merge(
     let mut seal_head: Option<PgRow> = seals.try_next().await?;
     let mut event_head: Option<PgRow> = events.try_next().await?;
     // Seals and events that did not pair up in place, by global position.
-    let mut lone_seals: HashMap<i64, SealCheck> = HashMap::new();
+    let mut lone_seals: HashMap<i64, SealCheck<'static>> = HashMap::new();
     let mut lone_events: HashMap<i64, OwnedEvent> = HashMap::new();
     loop {
         let take_seal = match (&seal_head, &event_head) {
@@ -184,7 +184,7 @@ async fn merge(
                 match lone_events.remove(&check.global_position) {
                     Some(event) => walk.pair(&check, &event.view(), problems),
                     None => {
-                        lone_seals.insert(check.global_position, check);
+                        lone_seals.insert(check.global_position, check.into_owned());
                     }
                 }
             }

@@ -19,6 +19,7 @@
 //! hash: about 64 bytes), because an aggregate's previous seal may lie anywhere earlier
 //! in the chain.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher as _};
 
@@ -119,13 +120,14 @@ pub(crate) fn seal_position(row: &PgRow) -> Result<CommitPosition> {
     CommitPosition::parse(row.try_get(1)?, row.try_get(2)?)
 }
 
-/// A seal, checked in chain order, waiting for its event.
+/// A seal, checked in chain order, waiting for its event. It borrows its texts from
+/// the row while it is paired in place, the common case; a seal kept aside owns them.
 #[derive(Debug, Clone)]
-pub(crate) struct SealCheck {
+pub(crate) struct SealCheck<'r> {
     pub chain_index: i64,
     pub global_position: i64,
-    aggregate_type: String,
-    aggregate_id: String,
+    aggregate_type: Cow<'r, str>,
+    aggregate_id: Cow<'r, str>,
     sequence: i64,
     event_id: Uuid,
     /// The aggregate hash this seal's must follow from.
@@ -135,7 +137,16 @@ pub(crate) struct SealCheck {
     chain_ok: bool,
 }
 
-impl SealCheck {
+impl SealCheck<'_> {
+    /// The same check, owning its texts.
+    pub fn into_owned(self) -> SealCheck<'static> {
+        SealCheck {
+            aggregate_type: Cow::Owned(self.aggregate_type.into_owned()),
+            aggregate_id: Cow::Owned(self.aggregate_id.into_owned()),
+            ..self
+        }
+    }
+
     fn problem(&self, kind: ProblemKind, detail: impl Into<String>) -> Problem {
         Problem::new(kind, detail)
             .at(&self.aggregate_type, &self.aggregate_id, self.sequence)
@@ -213,13 +224,13 @@ impl<'k> Walk<'k> {
     }
 
     /// Checks a seal's place in both chains; returns what its event is checked against.
-    pub fn seal(&mut self, row: &PgRow, problems: &mut Problems) -> Result<SealCheck> {
+    pub fn seal<'r>(&mut self, row: &'r PgRow, problems: &mut Problems) -> Result<SealCheck<'r>> {
         let position = seal_position(row)?;
         let check_seed = SealCheck {
             chain_index: row.try_get(0)?,
             global_position: position.global_position,
-            aggregate_type: row.try_get(3)?,
-            aggregate_id: row.try_get(4)?,
+            aggregate_type: Cow::Borrowed(row.try_get(3)?),
+            aggregate_id: Cow::Borrowed(row.try_get(4)?),
             sequence: row.try_get(5)?,
             event_id: row.try_get(6)?,
             previous: GENESIS,
@@ -300,13 +311,13 @@ impl<'k> Walk<'k> {
     }
 
     /// Checks the event found at a seal's position.
-    pub fn pair(&mut self, check: &SealCheck, event: &EventView<'_>, problems: &mut Problems) {
+    pub fn pair(&mut self, check: &SealCheck<'_>, event: &EventView<'_>, problems: &mut Problems) {
         self.events += 1;
         let c = &event.canonical;
         if (c.aggregate_type, c.aggregate_id, c.sequence, c.event_id)
             != (
-                check.aggregate_type.as_str(),
-                check.aggregate_id.as_str(),
+                &*check.aggregate_type,
+                &*check.aggregate_id,
                 check.sequence,
                 check.event_id,
             )
@@ -340,7 +351,7 @@ impl<'k> Walk<'k> {
     }
 
     /// A seal whose event is gone.
-    pub fn deleted(&self, check: &SealCheck, problems: &mut Problems) {
+    pub fn deleted(&self, check: &SealCheck<'_>, problems: &mut Problems) {
         problems.push(check.problem(
             ProblemKind::EventDeleted,
             "the sealed event is no longer in the store",

@@ -337,3 +337,44 @@ async fn the_background_sealer_follows_appends_and_stops_on_shutdown() {
     let _ = stop.send(());
     sealer.await.expect("joined").expect("clean stop");
 }
+
+#[tokio::test]
+async fn the_sealer_waits_for_a_late_commit_instead_of_skipping_it() {
+    let (db, _guard) = TestDb::new().await;
+    // A transaction takes its id and an event position, and stays open...
+    let mut slow = db.owner.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('Ticket', 'slow', 1, 'TicketOpened', '1.0', '{\"type\":\"TicketOpened\",\"customer_id\":null}', '{}')",
+    )
+    .execute(&mut *slow)
+    .await
+    .expect("insert");
+    // ...while a later one commits.
+    Platform::new(&db)
+        .register("Martin", "alice@exemple.fr")
+        .await;
+    let sealed = lae_audit::seal_pending(&db.sealer, &key(), 100)
+        .await
+        .expect("seal");
+    assert_eq!(
+        sealed, 0,
+        "nothing may be sealed past a transaction still running"
+    );
+
+    slow.commit().await.expect("commit");
+    db.seal_all().await;
+    let first: String =
+        sqlx::query_scalar("SELECT aggregate_id FROM audit.event_seals WHERE chain_index = 1")
+            .fetch_one(&db.owner)
+            .await
+            .expect("first seal");
+    assert_eq!(
+        first, "slow",
+        "the chain follows commit order (transaction id, then position)"
+    );
+    let report = lae_audit::verify(&db.auditor, &key())
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{:#?}", report.problems);
+}
