@@ -29,6 +29,8 @@ pub enum Target {
     /// The read models: end-to-end lag at 500 events/s and rebuild speed over 1,000,000
     /// events against a raw batched upsert, same run.
     Projections,
+    /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
+    Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
     Migrate(MigrateBenchArgs),
 }
@@ -82,6 +84,20 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Target::Audit => {
+            let url = std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| lae_api::settings::DEFAULT_DATABASE_URL.into());
+            let report = lae_audit::bench::run(&lae_audit::bench::AuditBenchConfig {
+                owner_url: url,
+                events: 1_000_000,
+                aggregates: 100_000,
+                repetitions: 3,
+                seal_batch: 5_000,
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Target::Migrate(args) => {
             let settings = Settings::from_env().context("reading configuration")?;
             let report = lae_migrator::bench::run(lae_migrator::bench::BenchOptions {
@@ -114,6 +130,7 @@ async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     // The command path alone: the relay and the projectors have benchmarks of their own.
     settings.relay = None;
     settings.projectors = None;
+    settings.sealer = false;
     let result = commands_in(&args, &settings).await;
     db::drop_database(&settings.db)
         .await

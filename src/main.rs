@@ -1,5 +1,6 @@
 //! `lae`: the platform's one binary. Each subcommand is a thin shim over a library.
 
+mod audit;
 mod bench;
 mod components;
 mod migrate;
@@ -28,6 +29,19 @@ enum Command {
         #[command(subcommand)]
         action: components::Projections,
     },
+    /// Auditors' tools: verify the chains, timelines, point-in-time state, export.
+    Audit {
+        #[command(subcommand)]
+        action: audit::Audit,
+    },
+    /// Copy the event store, its seals and the contract documents to a checksummed,
+    /// compressed file, while the platform runs.
+    Backup {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Install a backup into an empty store, verify it, rebuild the read models.
+    Restore { file: std::path::PathBuf },
     /// Import the legacy SQLite files as events (idempotent; re-runs import changes only).
     Migrate(migrate::MigrateArgs),
     /// Manage user accounts (the first administrator is created here or from
@@ -47,11 +61,22 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let json = std::env::var("LAE_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to standard error: standard output carries the commands' results (JSON
+    // reports, NDJSON exports).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// Ends the process with `code` when it is not 0 (tools whose exit code says something).
+fn exit_with(code: i32) {
+    if code != 0 {
+        std::process::exit(code);
     }
 }
 
@@ -73,13 +98,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench { target } => bench::run(target).await?,
         Command::Users { action } => users::run(action).await?,
         Command::Relay => components::relay().await?,
+        Command::Audit { action } => exit_with(audit::run(action).await?),
+        Command::Backup { out } => audit::backup(out).await?,
+        Command::Restore { file } => exit_with(audit::restore(file).await?),
         Command::Projections { action } => components::projections(action).await?,
-        Command::Migrate(args) => {
-            let code = migrate::run(args).await?;
-            if code != 0 {
-                std::process::exit(code);
-            }
-        }
+        Command::Migrate(args) => exit_with(migrate::run(args).await?),
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ impl TestApp {
         } else {
             settings.relay = None;
             settings.projectors = None;
+            settings.sealer = false;
         }
         settings.http_addr = "127.0.0.1:0".parse().expect("address");
         let app = Application::build(&settings)

@@ -40,6 +40,8 @@ pub enum StartupError {
     WeakSecret,
     #[error("bootstrapping the first administrator: {0}")]
     Bootstrap(#[from] auth::users::UserError),
+    #[error("audit: {0}")]
+    Audit(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -82,9 +84,23 @@ impl Application {
         if let Some((username, password)) = &settings.bootstrap_admin {
             bootstrap_admin(&pool, username, password.expose_str()).await?;
         }
+        let audit = {
+            let password = std::env::var("LAE_AUDITOR_DB_PASSWORD").ok();
+            let pool = lae_audit::connect_as(
+                &settings.db,
+                lae_audit::AUDITOR_ROLE,
+                password.as_deref(),
+                4,
+            )
+            .await
+            .map_err(|e| StartupError::Audit(e.to_string()))?;
+            let key =
+                lae_audit::AuditKey::from_env().map_err(|e| StartupError::Audit(e.to_string()))?;
+            Some(state::AuditAccess { pool, key })
+        };
         Ok(Self {
             listener,
-            state: AppState::new(pool, keys),
+            state: AppState::with_audit(pool, keys, audit),
             settings: settings.clone(),
         })
     }
@@ -134,7 +150,24 @@ impl Application {
                 }
             }));
         }
-        tracing::info!(%addr, relay = self.settings.relay.is_some(),
+        if self.settings.sealer {
+            let db = self.settings.db.clone();
+            let signal = signal();
+            background.push(tokio::spawn(async move {
+                let started = async {
+                    let key = lae_audit::AuditKey::from_env()?;
+                    let password = std::env::var("LAE_SEALER_DB_PASSWORD").ok();
+                    let pool =
+                        lae_audit::connect_as(&db, lae_audit::SEALER_ROLE, password.as_deref(), 2)
+                            .await?;
+                    lae_audit::run_sealer(pool, key, signal).await
+                };
+                if let Err(e) = started.await {
+                    tracing::error!(error = %e, "the audit sealer stopped");
+                }
+            }));
+        }
+        tracing::info!(%addr, relay = self.settings.relay.is_some(), sealer = self.settings.sealer,
             projectors = self.settings.projectors.is_some(), "listening");
         let served = axum::serve(self.listener, routes::app(self.state))
             .with_graceful_shutdown(shutdown)

@@ -20,6 +20,8 @@ pub struct Settings {
     pub relay: Option<lae_relay::RelayConfig>,
     /// The department projectors, run inside `lae serve` unless `LAE_RUN_PROJECTORS=false`.
     pub projectors: Option<lae_projections::ProjectorConfig>,
+    /// The audit sealer (hash chains), run inside `lae serve` unless `LAE_RUN_SEALER=false`.
+    pub sealer: bool,
 }
 
 /// A secret value: never printed.
@@ -170,6 +172,7 @@ impl Settings {
             bootstrap_admin,
             relay,
             projectors,
+            sealer: enabled("LAE_RUN_SEALER")?,
         })
     }
 }

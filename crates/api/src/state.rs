@@ -21,6 +21,8 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub pool: PgPool,
+    /// Auditors' reads: the read-only `lae_auditor` role, and the seal key.
+    pub audit: Option<AuditAccess>,
     pub auth: AuthState,
     pub metrics: Metrics,
     pub events: EventRepository,
@@ -29,6 +31,13 @@ pub struct Inner {
     pub contracts: CommandExecutor<Contract>,
     pub invoices: CommandExecutor<Invoice>,
     pub tickets: CommandExecutor<Ticket>,
+}
+
+/// What the auditors' routes need.
+#[derive(Debug)]
+pub struct AuditAccess {
+    pub pool: PgPool,
+    pub key: lae_audit::AuditKey,
 }
 
 /// The background components' metrics (zero when a component does not run here).
@@ -47,6 +56,10 @@ pub struct AuthState {
 
 impl AppState {
     pub fn new(pool: PgPool, keys: TokenKeys) -> Self {
+        Self::with_audit(pool, keys, None)
+    }
+
+    pub fn with_audit(pool: PgPool, keys: TokenKeys, audit: Option<AuditAccess>) -> Self {
         let events =
             EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
         Self(Arc::new(Inner {
@@ -62,7 +75,17 @@ impl AppState {
                 standing_cache: StandingCache::default(),
             },
             metrics: Metrics::default(),
+            audit,
         }))
+    }
+}
+
+impl AppState {
+    /// The seal key verification uses (unkeyed when no auditor access is configured).
+    pub fn audit_key(&self) -> lae_audit::AuditKey {
+        self.audit
+            .as_ref()
+            .map_or_else(lae_audit::AuditKey::unkeyed, |a| a.key.clone())
     }
 }
 

@@ -67,9 +67,40 @@ const LEGAL: Access = Roles(&[Legal]);
 const SALES: Access = Roles(&[Sales]);
 const BILLING: Access = Roles(&[Billing]);
 const ADMIN: Access = Roles(&[Admin]);
+const AUDITOR: Access = Roles(&[Role::Auditor]);
 
 /// Every route of the application.
 pub static RULES: &[Rule] = &[
+    rule(
+        Method::GET,
+        "/api/v1/audit/customers/{id}/timeline",
+        AUDITOR,
+        "A customer's history across aggregates, newest first",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/audit/aggregates/{type}/{id}",
+        AUDITOR,
+        "An aggregate's state at a version (?version=) or a time (?at=)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/audit/verify",
+        AUDITOR,
+        "Verify the hash chains of the whole store",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/audit/export",
+        AUDITOR,
+        "The history (or ?from=&to=) as NDJSON, streamed",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/audit/access-log",
+        AUDITOR,
+        "Who read health data or an unmasked IBAN",
+    ),
     rule(Method::GET, "/health", Public, "Liveness"),
     rule(
         Method::GET,
@@ -469,6 +500,7 @@ mod tests {
                 && !r.path.starts_with("/api/v1/auth")
                 && !r.path.starts_with("/api/v1/admin")
                 && r.path != "/api/v1/status"
+                && !r.path.starts_with("/api/v1/audit")
         }) {
             assert!(
                 !r.access.allows(Role::Admin) || r.access == Access::Authenticated,

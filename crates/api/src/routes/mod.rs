@@ -1,6 +1,7 @@
 //! The HTTP routes: one module per aggregate, merged under `/api/v1`.
 
 mod admin;
+mod audit;
 mod auth;
 mod contracts;
 mod customers;
@@ -34,6 +35,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(customers::router())
         .merge(offers::router())
         .merge(contracts::router())
@@ -68,6 +70,7 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     system::describe(doc);
     auth::describe(doc);
     admin::describe(doc);
+    audit::describe(doc);
     customers::describe(doc);
     offers::describe(doc);
     contracts::describe(doc);
