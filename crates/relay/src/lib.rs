@@ -9,9 +9,19 @@
 //! of one aggregate keep their order because the write of an aggregate's next event
 //! starts after the previous one committed. A batch is published pipelined, its acks
 //! awaited in order, and only then the checkpoint (one row in `relay_checkpoints`)
-//! moves. A crash in between re-publishes the batch; JetStream drops the copies by
-//! `Nats-Msg-Id` (the event id) within the stream's duplicate window. Beyond that
-//! window, and on RabbitMQ, consumers must be idempotent.
+//! moves. A crash between publish and checkpoint re-publishes the batch; JetStream
+//! drops the copies by `Nats-Msg-Id` (the event id) within the stream's duplicate
+//! window. Beyond that window, and on RabbitMQ, consumers must be idempotent.
+//!
+//! The xmin is the cluster's: a long write transaction in any database of the server
+//! holds publishing back (visible as `lae_relay_held_back` and
+//! `lae_relay_oldest_unpublished_age_seconds`), never makes it skip an event.
+//!
+//! # Waking up
+//! The store's append signal (`lae_store::notify`) notifies `lae_events` after each
+//! append, from a transaction of its own (a trigger would serialize commits). The
+//! relay listens, also polls every `poll_interval`, and re-polls within 50 ms while
+//! events wait behind a running transaction, whose end sends no notification.
 //!
 //! # Running it
 //! ```no_run

@@ -35,8 +35,10 @@ use crate::observer::{AckedEvent, RelayObserver};
 use crate::publisher::{NatsSink, backoff_delay};
 use crate::reader::{self, Checkpoint};
 
-/// The channel the `events` trigger notifies (migration `0002_relay.sql`).
-pub const NOTIFY_CHANNEL: &str = "lae_events";
+/// The channel the relay listens on: the store's append signal
+/// (`lae_store::notify::AppendSignal`) notifies it after appends, from a transaction
+/// of its own. Notifications only wake the relay early; it polls anyway.
+pub const NOTIFY_CHANNEL: &str = lae_store::notify::EVENTS_CHANNEL;
 
 /// A leadership that lasted this long resets the back-off after losing it.
 const STABLE_LEADERSHIP: Duration = Duration::from_secs(60);
@@ -46,10 +48,9 @@ const BACKLOG_REFRESH: Duration = Duration::from_secs(1);
 const LISTENER_RETRY: Duration = Duration::from_secs(5);
 /// Re-poll delays while events are held back behind a running transaction: from the
 /// first to the last, doubling. The transaction holding them back may write no event
-/// (an ANALYZE, a migration step, another table's write), so its end brings no
-/// notification; polling is what notices it. Measured under load, a 500 ms ceiling
-/// (the poll interval) showed as a p99 lag of about 100 ms; 50 ms costs at most 20
-/// small index reads a second while held back.
+/// (an ANALYZE, a migration step, a write in another database of the cluster), so its
+/// end brings no notification and only polling notices it; 50 ms bounds the lag this
+/// adds, at the cost of at most 20 small index reads a second while held back.
 const HELD_BACK_FIRST_POLL: Duration = Duration::from_millis(5);
 const HELD_BACK_LAST_POLL: Duration = Duration::from_millis(50);
 

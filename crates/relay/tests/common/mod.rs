@@ -69,8 +69,10 @@ impl TestDb {
         Self { settings, pool }
     }
 
+    /// The store's repository, waking the relay after each append as in production.
     pub fn repository(&self) -> EventRepository {
         EventRepository::new(self.pool.clone())
+            .with_signal(lae_store::notify::AppendSignal::spawn(self.pool.clone()))
     }
 }
 
