@@ -19,9 +19,7 @@ pub const AUDITOR_ROLE: &str = "lae_auditor";
 
 /// The application's connection options, logged in as `role` instead.
 pub fn role_options(settings: &DbSettings, role: &str, password: Option<&str>) -> PgConnectOptions {
-    let options = settings.app.clone().username(role);
-    // Never send another role's password as this one's.
-    options.password(password.unwrap_or_default())
+    settings.as_role(role, password)
 }
 
 /// A pool logged in as `role`. The sealer needs two connections: one listens for

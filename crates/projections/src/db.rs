@@ -12,15 +12,6 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::department::Department;
 
-fn as_role(settings: &DbSettings, role: &str, password: Option<&str>) -> PgConnectOptions {
-    // Same server and database as the owner; never the owner's password.
-    settings
-        .owner
-        .clone()
-        .username(role)
-        .password(password.unwrap_or(""))
-}
-
 /// Connection options of a department's projector (`lae_<dept>_writer`).
 #[must_use]
 pub fn writer_options(
@@ -28,7 +19,7 @@ pub fn writer_options(
     department: Department,
     password: Option<&str>,
 ) -> PgConnectOptions {
-    as_role(settings, &department.writer_role(), password)
+    settings.as_role(&department.writer_role(), password)
 }
 
 /// Connection options of a department's API (`lae_<dept>_reader`).
@@ -38,7 +29,7 @@ pub fn reader_options(
     department: Department,
     password: Option<&str>,
 ) -> PgConnectOptions {
-    as_role(settings, &department.reader_role(), password)
+    settings.as_role(&department.reader_role(), password)
 }
 
 /// A pool of the department's writer role that connects on first use, so that a

@@ -68,17 +68,19 @@ impl DbSettings {
         if owner.get_database().is_none() {
             return Err(DbError::NoDatabaseName);
         }
-        let mut app = owner.clone().username(app_user);
-        app = match app_password {
-            Some(password) => app.password(password),
-            // Drop the owner's password rather than sending it as the app role's.
-            None => app.password(""),
-        };
+        let owner = owner.disable_statement_logging();
+        let app = login_as(&owner, app_user, app_password);
         Ok(Self {
-            owner: owner.disable_statement_logging(),
-            app: app.disable_statement_logging(),
+            owner,
+            app,
             max_connections,
         })
+    }
+
+    /// The same server and database, logged in as another role (a department's reader
+    /// or writer, the sealer, the auditor).
+    pub fn as_role(&self, role: &str, password: Option<&str>) -> PgConnectOptions {
+        login_as(&self.owner, role, password)
     }
 
     /// The same settings pointed at another database (tests create one each).
@@ -94,6 +96,12 @@ impl DbSettings {
     pub fn database(&self) -> &str {
         self.owner.get_database().unwrap_or_default()
     }
+}
+
+/// `base`'s server and database as `role`, with `role`'s own password: never the
+/// owner's, which would otherwise be sent along.
+fn login_as(base: &PgConnectOptions, role: &str, password: Option<&str>) -> PgConnectOptions {
+    base.clone().username(role).password(password.unwrap_or(""))
 }
 
 /// Creates the database when it is missing, then applies the migrations as the owner.
@@ -165,6 +173,10 @@ mod tests {
         assert_eq!(s.app.get_database(), Some("lae"));
         assert_eq!(s.app.get_port(), 5433);
         assert!(!format!("{s:?}").contains("secret"));
+        let sealer = s.as_role("lae_sealer", None);
+        assert_eq!(sealer.get_username(), "lae_sealer");
+        assert_eq!(sealer.get_database(), Some("lae"));
+        assert_eq!(sealer.get_port(), 5433);
     }
 
     #[test]
