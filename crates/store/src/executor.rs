@@ -166,12 +166,14 @@ impl<A: Aggregate + Clone> CommandExecutor<A> {
             ),
         };
         check_expected(expected, context.current_sequence)?;
+        if origin == Origin::Store {
+            return self.decide_and_append(context, command, metadata).await;
+        }
+        // Only a decision taken on a cached copy may have to be taken again: keep the
+        // command for that, and only then.
         let outcome = self
             .decide_and_append(context, command.clone(), metadata)
             .await;
-        if origin == Origin::Store {
-            return outcome;
-        }
         match outcome {
             // The primary key accepted the append: the cached copy was current.
             Ok(committed) if !committed.events.is_empty() => Ok(committed),
