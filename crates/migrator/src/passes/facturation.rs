@@ -11,7 +11,7 @@ use lae_domain::InvoiceNumber;
 
 use super::dept::DeptClients;
 use super::service_client::UNDATED;
-use super::{Refusal, client_of, next_chunk, required, text};
+use super::{Refusal, client_of, next_chunk, plan_rows, required, text};
 use crate::error::MigrateError;
 use crate::ids;
 use crate::legacy::cell::Row;
@@ -71,23 +71,10 @@ pub(crate) async fn import(run: &mut Run, reader: &LegacyReader) -> Result<(), M
         }
     }
 
-    let table = Table::FaFactures;
-    run.progress.stage(table.key());
-    run.report.table(table);
-    let mut stream = reader.stream(table, table.columns(), None);
-    while let Some(chunk) = next_chunk(&mut stream).await? {
-        for row in chunk {
-            run.progress.row();
-            run.report.read(table);
-            match invoice(&row, &clients.local) {
-                Ok(plan) => run.push(plan).await?,
-                Err((field, reason)) => {
-                    run.report
-                        .quarantine(table, row.row_id, Some(field), reason)
-                }
-            }
-        }
-    }
+    plan_rows(run, reader, Table::FaFactures, |row| {
+        invoice(row, &clients.local)
+    })
+    .await?;
     run.flush().await
 }
 

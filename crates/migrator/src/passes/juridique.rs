@@ -17,7 +17,7 @@ use lae_domain::{
 use lae_store::documents::sha256_hex;
 
 use super::dept::DeptClients;
-use super::{Refusal, client_of, next_chunk, required, text};
+use super::{Refusal, client_of, next_chunk, plan_rows, required, text};
 use crate::error::MigrateError;
 use crate::ids;
 use crate::legacy::cell::Row;
@@ -75,23 +75,10 @@ pub(crate) async fn import(run: &mut Run, reader: &LegacyReader) -> Result<(), M
         }
     }
 
-    let table = Table::JuContrats;
-    run.progress.stage(table.key());
-    run.report.table(table);
-    let mut stream = reader.stream(table, table.columns(), None);
-    while let Some(chunk) = next_chunk(&mut stream).await? {
-        for row in chunk {
-            run.progress.row();
-            run.report.read(table);
-            match contract(&row, &clients.local) {
-                Ok(plan) => run.push(plan).await?,
-                Err((field, reason)) => {
-                    run.report
-                        .quarantine(table, row.row_id, Some(field), reason)
-                }
-            }
-        }
-    }
+    plan_rows(run, reader, Table::JuContrats, |row| {
+        contract(row, &clients.local)
+    })
+    .await?;
     run.flush().await
 }
 

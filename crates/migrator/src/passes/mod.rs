@@ -22,8 +22,10 @@ use crate::error::MigrateError;
 use crate::legacy::Table;
 use crate::legacy::cell::Row;
 use crate::legacy::child::CLIENT_ID;
-use crate::legacy::reader::ChunkResult;
+use crate::legacy::reader::{ChunkResult, LegacyReader};
 use crate::normalise::text::is_blank;
+use crate::pipeline::Run;
+use crate::plan::RowPlan;
 use crate::reconcile::Local;
 
 /// The next chunk of a table's stream (`None` at its end).
@@ -35,6 +37,33 @@ pub(crate) async fn next_chunk(
 
 /// A field that sets its row aside: the column, and why.
 pub(crate) type Refusal = (&'static str, String);
+
+/// Streams a department's detail table (offers, contracts, invoices): each row
+/// becomes a plan for its aggregates, or is set aside with the field and reason.
+pub(crate) async fn plan_rows(
+    run: &mut Run,
+    reader: &LegacyReader,
+    table: Table,
+    plan: impl Fn(&Row) -> Result<RowPlan, Refusal>,
+) -> Result<(), MigrateError> {
+    run.progress.stage(table.key());
+    run.report.table(table);
+    let mut stream = reader.stream(table, table.columns(), None);
+    while let Some(chunk) = next_chunk(&mut stream).await? {
+        for row in chunk {
+            run.progress.row();
+            run.report.read(table);
+            match plan(&row) {
+                Ok(plan) => run.push(plan).await?,
+                Err((field, reason)) => {
+                    run.report
+                        .quarantine(table, row.row_id, Some(field), reason)
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The customer a child row (`client_id`) points at, through the `clients` rows of
 /// the same file.
