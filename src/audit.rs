@@ -108,6 +108,7 @@ pub async fn run(action: Audit) -> anyhow::Result<i32> {
                     limit,
                     include_health,
                 },
+                settings.master_keys.as_ref(),
             )
             .await?;
             if !page.revealed.is_empty() {
@@ -145,7 +146,14 @@ pub async fn run(action: Audit) -> anyhow::Result<i32> {
                 (None, None) => At::Time(Utc::now()),
             };
             let pool = auditor_pool(&settings).await?;
-            match lae_audit::state_at_json(&pool, &aggregate_type, &aggregate_id, at).await? {
+            match lae_audit::state_at_json(
+                &pool,
+                &aggregate_type,
+                &aggregate_id,
+                at,
+                settings.master_keys.as_ref(),
+            )
+            .await? {
                 Some(state) => println!("{}", serde_json::to_string_pretty(&state)?),
                 None => bail!("no {aggregate_type} {aggregate_id} at that point"),
             }
@@ -185,7 +193,10 @@ pub async fn restore(file: PathBuf) -> anyhow::Result<i32> {
             department,
             &settings.db,
             password.as_deref(),
-            &lae_projections::RebuildOptions::default(),
+            &lae_projections::RebuildOptions {
+                master_keys: settings.master_keys.clone(),
+                ..lae_projections::RebuildOptions::default()
+            },
         )
         .await
         .with_context(|| format!("rebuilding {department} after the restore"))?;

@@ -122,7 +122,28 @@ struct Measurement {
 }
 
 async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
-    let mut settings = Settings::from_env().context("reading configuration")?;
+    let base = Settings::from_env().context("reading configuration")?;
+    // Two platforms side by side, on databases of their own: personal fields sealed
+    // (the production setting) and in clear (the encryption-off reference).
+    let mut sealed = bench_settings(&base, &args)?;
+    sealed.master_keys = Some(Arc::new(lae_store::crypto::MasterKeys::new(
+        lae_store::crypto::MasterKey::parse(&lae_store::crypto::MasterKey::generate_hex())?,
+    )));
+    sealed.plaintext = false;
+    let mut clear = bench_settings(&base, &args)?;
+    clear.master_keys = None;
+    clear.plaintext = true;
+    let result = commands_in(&args, &sealed, &clear).await;
+    for settings in [&sealed, &clear] {
+        db::drop_database(&settings.db)
+            .await
+            .context("dropping a benchmark database")?;
+    }
+    result
+}
+
+fn bench_settings(base: &Settings, args: &CommandsArgs) -> anyhow::Result<Settings> {
+    let mut settings = base.clone();
     let name = format!("lae_bench_{}", Uuid::new_v4().simple());
     settings.db = settings.db.with_database(&name);
     settings.db.max_connections = u32::try_from(args.clients * 2).unwrap_or(32);
@@ -131,26 +152,31 @@ async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
     settings.relay = None;
     settings.projectors = None;
     settings.sealer = false;
-    let result = commands_in(&args, &settings).await;
-    db::drop_database(&settings.db)
-        .await
-        .context("dropping the benchmark database")?;
-    result
+    Ok(settings)
 }
 
-async fn commands_in(args: &CommandsArgs, settings: &Settings) -> anyhow::Result<()> {
+/// A platform under measurement: its address, a token, the customers of each client.
+struct Platform {
+    base: String,
+    token: String,
+    owned: Arc<Vec<Vec<String>>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(
+    args: &CommandsArgs,
+    settings: &Settings,
+    client: &reqwest::Client,
+) -> anyhow::Result<Platform> {
     let app = Application::build(settings).await?;
     let base = format!("http://{}", app.local_addr()?);
     let app_pool = app.state().pool.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .build()?;
-    let token = bench_token(&client, &base, app_pool).await?;
-
+    let token = bench_token(client, &base, app_pool).await?;
     eprintln!(
         "seeding {} customers ...",
         args.clients * args.customers_per_client
@@ -159,28 +185,68 @@ async fn commands_in(args: &CommandsArgs, settings: &Settings) -> anyhow::Result
     for _ in 0..args.clients {
         let mut ids = Vec::with_capacity(args.customers_per_client);
         for _ in 0..args.customers_per_client {
-            ids.push(register(&client, &base, &token).await?);
+            ids.push(register(client, &base, &token).await?);
         }
         owned.push(ids);
     }
-    let owned = Arc::new(owned);
+    Ok(Platform {
+        base,
+        token,
+        owned: Arc::new(owned),
+        stop,
+        server,
+    })
+}
+
+async fn commands_in(
+    args: &CommandsArgs,
+    sealed_settings: &Settings,
+    clear_settings: &Settings,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+    let sealed = start(args, sealed_settings, &client).await?;
+    let clear = start(args, clear_settings, &client).await?;
 
     print_context(args);
     let mut baseline = Vec::new();
     let mut platform = Vec::new();
+    let mut plaintext = Vec::new();
     for rep in 1..=args.reps {
-        let b = pgbench_insert(&settings.db, args.clients, args.seconds).await?;
+        let b = pgbench_insert(&sealed_settings.db, args.clients, args.seconds).await?;
         println!(
             "rep {rep}: pgbench 1-row INSERT/tx  {:>8.0} tx/s   avg {:.2} ms",
             b.per_second, b.p50_ms
         );
-        let p = http_commands(&client, &base, &token, &owned, args.seconds).await?;
+        // Alternate which platform goes first, so that neither always runs on the
+        // machine the other just heated (or the checkpoint it just triggered).
+        let (p, c) = if rep % 2 == 1 {
+            let p =
+                http_commands(&client, &sealed.base, &sealed.token, &sealed.owned, args.seconds)
+                    .await?;
+            let c = http_commands(&client, &clear.base, &clear.token, &clear.owned, args.seconds)
+                .await?;
+            (p, c)
+        } else {
+            let c = http_commands(&client, &clear.base, &clear.token, &clear.owned, args.seconds)
+                .await?;
+            let p =
+                http_commands(&client, &sealed.base, &sealed.token, &sealed.owned, args.seconds)
+                    .await?;
+            (p, c)
+        };
         println!(
             "rep {rep}: HTTP command path        {:>8.0} cmd/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
             p.per_second, p.p50_ms, p.p99_ms, p.errors
         );
+        println!(
+            "rep {rep}: same, encryption off     {:>8.0} cmd/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            c.per_second, c.p50_ms, c.p99_ms, c.errors
+        );
         baseline.push(b);
         platform.push(p);
+        plaintext.push(c);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -188,9 +254,14 @@ async fn commands_in(args: &CommandsArgs, settings: &Settings) -> anyhow::Result
     };
     let b = median(&mut baseline.iter().map(|m| m.per_second).collect());
     let p = median(&mut platform.iter().map(|m| m.per_second).collect());
+    let c = median(&mut plaintext.iter().map(|m| m.per_second).collect());
     let p50 = median(&mut platform.iter().map(|m| m.p50_ms).collect());
     let p99 = median(&mut platform.iter().map(|m| m.p99_ms).collect());
-    let errors: u64 = platform.iter().map(|m| m.errors).sum();
+    let errors: u64 = platform
+        .iter()
+        .chain(&plaintext)
+        .map(|m| m.errors)
+        .sum();
     println!(
         "median of {} reps at {} clients: command path {p:.0} cmd/s (p50 {p50:.2} ms, p99 {p99:.2} ms), \
          raw insert {b:.0} tx/s, ratio {:.2} (target >= 0.50), errors {errors}",
@@ -198,8 +269,14 @@ async fn commands_in(args: &CommandsArgs, settings: &Settings) -> anyhow::Result
         args.clients,
         p / b
     );
-    let _ = stop_tx.send(());
-    server.await??;
+    println!(
+        "encryption: on {p:.0} cmd/s, off {c:.0} cmd/s, ratio on/off {:.2} (target >= 0.80)",
+        p / c
+    );
+    for platform in [sealed, clear] {
+        let _ = platform.stop.send(());
+        platform.server.await??;
+    }
     Ok(())
 }
 

@@ -61,7 +61,10 @@ pub async fn projections(action: Projections) -> anyhow::Result<()> {
                     department,
                     &settings.db,
                     config.db_password.as_deref(),
-                    &RebuildOptions::default(),
+                    &RebuildOptions {
+                        master_keys: config.master_keys.clone(),
+                        ..RebuildOptions::default()
+                    },
                 )
                 .await
                 .with_context(|| format!("rebuilding {department}"))?;

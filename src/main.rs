@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod components;
 mod migrate;
+mod privacy;
 mod users;
 
 use anyhow::Context;
@@ -44,6 +45,16 @@ enum Command {
     Restore { file: std::path::PathBuf },
     /// Import the legacy SQLite files as events (idempotent; re-runs import changes only).
     Migrate(migrate::MigrateArgs),
+    /// Customers' personal data: erasure (GDPR art. 17).
+    Customers {
+        #[command(subcommand)]
+        action: privacy::Customers,
+    },
+    /// Master and data keys of personal fields: generate, rotate, status.
+    Keys {
+        #[command(subcommand)]
+        action: privacy::Keys,
+    },
     /// Manage user accounts (the first administrator is created here or from
     /// LAE_BOOTSTRAP_ADMIN_USER / LAE_BOOTSTRAP_ADMIN_PASSWORD).
     Users {
@@ -97,6 +108,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { target } => bench::run(target).await?,
         Command::Users { action } => users::run(action).await?,
+        Command::Customers { action } => privacy::customers(action).await?,
+        Command::Keys { action } => privacy::keys(action).await?,
         Command::Relay => components::relay().await?,
         Command::Audit { action } => exit_with(audit::run(action).await?),
         Command::Backup { out } => audit::backup(out).await?,

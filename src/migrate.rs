@@ -48,6 +48,13 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<i32> {
         }
     }
     let mut options = MigrateOptions::new(&args.legacy);
+    options.master_keys = settings.master_keys.clone();
+    if options.master_keys.is_none() && !settings.plaintext {
+        eprintln!(
+            "lae migrate: no master key: set LAE_MASTER_KEY or LAE_MASTER_KEY_FILE (or LAE_ENCRYPTION=off)"
+        );
+        return Ok(2);
+    }
     options.report_path = args.report;
     options.dry_run = args.dry_run;
     if args.no_progress_bar {

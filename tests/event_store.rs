@@ -379,3 +379,175 @@ async fn an_append_wakes_listeners_without_a_trigger() {
         .expect("notification");
     assert_eq!(notification.channel(), lae_store::notify::EVENTS_CHANNEL);
 }
+
+/// The store's side of issue 8: what lands in `events`, what an aggregate load sees, and
+/// what an erasure leaves.
+mod sealed_fields {
+    use super::*;
+    use lae_domain::customer::CustomerCommand;
+    use lae_store::crypto::erasure::shred;
+    use lae_store::crypto::{KeyError, Keyring};
+    use lae_store::{CommandError, CommandExecutor, EventMetadata, Source};
+
+    fn meta() -> EventMetadata {
+        EventMetadata::new(
+            "test",
+            "legal",
+            chrono::Utc::now(),
+            uuid::Uuid::new_v4(),
+            Source::Cli,
+        )
+    }
+
+    fn sealed(pool: sqlx::PgPool) -> EventRepository {
+        EventRepository::new(pool).with_keyring(Keyring::all(common::test_master_keys()))
+    }
+
+    #[tokio::test]
+    async fn payloads_are_sealed_loads_open_them_and_an_erasure_leaves_a_final_state() {
+        let db = TestDb::new("sealed");
+        db::prepare(&db.settings).await.expect("migrated");
+        let app_pool = db.app_pool().await;
+        let owner = db.owner_pool().await;
+        let repository = sealed(app_pool.clone());
+        let executor = CommandExecutor::<Customer>::new(repository.clone(), ());
+        let id = uuid::Uuid::new_v4();
+        let command = CustomerCommand::RegisterCustomer {
+            customer_id: id.to_string().parse().expect("id"),
+            customer_number: "LAE-000777".parse().expect("number"),
+            last_name: "Scellé".parse().expect("name"),
+            first_name: "Hortense".parse().expect("name"),
+            email: Some("hortense.scellee@exemple.fr".parse().expect("email")),
+            phone: None,
+            availability: Availability::default(),
+        };
+        executor
+            .execute(&id.to_string(), command, &meta())
+            .await
+            .expect("registered");
+
+        let stored: String = sqlx::query_scalar("SELECT payload::text FROM events")
+            .fetch_one(&owner)
+            .await
+            .expect("payload");
+        assert!(!stored.contains("hortense"), "{stored}");
+        assert!(!stored.contains("Scellé"), "{stored}");
+        assert!(stored.contains("LAE-000777"), "ids stay in clear: {stored}");
+        assert!(stored.contains("\"$enc\""), "{stored}");
+
+        // A fresh executor (no aggregate cache) opens the history, whether its keyring
+        // holds the key already (it sealed the event) or starts empty.
+        for repository in [repository.clone(), sealed(app_pool.clone())] {
+            let fresh = CommandExecutor::<Customer>::new(repository, ());
+            let (customer, version) = fresh.load(&id.to_string()).await.expect("loads");
+            assert_eq!(version, 1);
+            assert_eq!(
+                customer.contact().expect("contact").last_name.to_string(),
+                "Scellé"
+            );
+        }
+        // A reader without the master key cannot: the payload is not a domain event.
+        let blind = CommandExecutor::<Customer>::new(EventRepository::new(app_pool.clone()), ());
+        assert!(blind.load(&id.to_string()).await.is_err());
+
+        // Erase: the event, then the keys.
+        executor
+            .execute(
+                &id.to_string(),
+                CustomerCommand::EraseCustomer {
+                    reason: "RGPD art. 17".parse().expect("reason"),
+                },
+                &meta(),
+            )
+            .await
+            .expect("erased");
+        let mut conn = app_pool.acquire().await.expect("conn");
+        let shredded = shred(&mut conn, id, "RGPD art. 17", "test").await.expect("shred");
+        assert_eq!(shredded.categories, [lae_domain::DataCategory::Contact]);
+
+        // The registration no longer opens: it is left out, the erasure stands alone.
+        let after = CommandExecutor::<Customer>::new(sealed(app_pool.clone()), ());
+        let (customer, version) = after.load(&id.to_string()).await.expect("loads");
+        assert!(customer.is_erased());
+        assert!(customer.contact().is_none());
+        assert_eq!(version, 2);
+        let refused = after
+            .execute(
+                &id.to_string(),
+                CustomerCommand::ChangeContactDetails {
+                    last_name: "Autre".parse().expect("name"),
+                    first_name: "Nom".parse().expect("name"),
+                    email: None,
+                    phone: None,
+                    availability: Availability::default(),
+                },
+                &meta(),
+            )
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(CommandError::Rejected(
+                    lae_domain::customer::CustomerError::Erased
+                ))
+            ),
+            "{refused:?}"
+        );
+        // No key is ever created again for the subject.
+        let keyring = Keyring::all(common::test_master_keys());
+        let again = keyring
+            .provision(&mut conn, [(id, lae_domain::DataCategory::Health)])
+            .await;
+        assert!(matches!(again, Err(KeyError::Erased(s)) if s == id), "{again:?}");
+    }
+
+    #[tokio::test]
+    async fn a_sealed_field_moved_to_another_customer_does_not_open() {
+        let db = TestDb::new("moved");
+        db::prepare(&db.settings).await.expect("migrated");
+        let app_pool = db.app_pool().await;
+        let owner = db.owner_pool().await;
+        let executor = CommandExecutor::<Customer>::new(sealed(app_pool.clone()), ());
+        let mut ids = Vec::new();
+        for (n, name) in [(1, "Alpha"), (2, "Beta")] {
+            let id = uuid::Uuid::new_v4();
+            executor
+                .execute(
+                    &id.to_string(),
+                    CustomerCommand::RegisterCustomer {
+                        customer_id: id.to_string().parse().expect("id"),
+                        customer_number: format!("LAE-00000{n}").parse().expect("number"),
+                        last_name: name.parse().expect("name"),
+                        first_name: "Test".parse().expect("name"),
+                        email: None,
+                        phone: None,
+                        availability: Availability::default(),
+                    },
+                    &meta(),
+                )
+                .await
+                .expect("registered");
+            ids.push(id);
+        }
+        // A superuser copies A's sealed payload over B's, behind the trigger's back.
+        sqlx::query("ALTER TABLE events DISABLE TRIGGER events_append_only")
+            .execute(&owner)
+            .await
+            .expect("disable trigger");
+        sqlx::query(
+            "UPDATE events SET payload = (SELECT payload FROM events WHERE aggregate_id = $1)
+              WHERE aggregate_id = $2",
+        )
+        .bind(ids[0].to_string())
+        .bind(ids[1].to_string())
+        .execute(&owner)
+        .await
+        .expect("swap");
+        let fresh = CommandExecutor::<Customer>::new(sealed(app_pool), ());
+        let loaded = fresh.load(&ids[1].to_string()).await;
+        assert!(
+            matches!(&loaded, Err(CommandError::Store(e)) if e.to_string().contains("altered or misplaced")),
+            "{loaded:?}"
+        );
+    }
+}

@@ -110,6 +110,8 @@ impl TestApp {
         let db = TestDb::new(prefix);
         let mut settings = Settings::from_env().expect("test configuration");
         settings.db = db.settings.clone();
+        // Personal fields are sealed in every test, as in production.
+        settings.master_keys = Some(test_master_keys());
         let mut stream = None;
         if pipeline {
             let unique = Uuid::new_v4().simple().to_string();
@@ -121,6 +123,7 @@ impl TestApp {
                 relay.name = format!("relay-{unique}");
             }
             if let Some(projectors) = settings.projectors.as_mut() {
+                projectors.master_keys = settings.master_keys.clone();
                 projectors.stream = name.clone();
                 projectors.subject_prefix = subjects;
                 projectors.consumer_prefix = format!("test_{}", &unique[..12]);
@@ -274,4 +277,12 @@ impl Drop for TestApp {
             let _ = cleanup.join();
         }
     }
+}
+
+/// The master key of every test (a fixed value: tests may need to open what another
+/// component of the same test sealed).
+pub fn test_master_keys() -> std::sync::Arc<lae_store::crypto::MasterKeys> {
+    std::sync::Arc::new(lae_store::crypto::MasterKeys::new(
+        lae_store::crypto::MasterKey::parse(&"5a".repeat(32)).expect("test master key"),
+    ))
 }

@@ -13,6 +13,7 @@
 //! - [`auth`]: users, passwords, tokens, and the table of rules every route obeys.
 
 pub mod auth;
+pub mod erasure;
 pub mod extract;
 pub mod openapi;
 pub mod problem;
@@ -42,6 +43,10 @@ pub enum StartupError {
     Bootstrap(#[from] auth::users::UserError),
     #[error("audit: {0}")]
     Audit(String),
+    #[error(
+        "no master key: set LAE_MASTER_KEY or LAE_MASTER_KEY_FILE (personal fields are encrypted with keys it wraps), or LAE_ENCRYPTION=off for a benchmark"
+    )]
+    NoMasterKey,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -62,6 +67,9 @@ impl Application {
     /// Prepares the database (creates it, applies migrations), connects as the
     /// application role and binds the HTTP listener.
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        if settings.master_keys.is_none() && !settings.plaintext {
+            return Err(StartupError::NoMasterKey);
+        }
         db::prepare(&settings.db).await?;
         let pool = db::connect_app(&settings.db).await?;
         let listener = TcpListener::bind(settings.http_addr)
@@ -96,11 +104,15 @@ impl Application {
             .map_err(|e| StartupError::Audit(e.to_string()))?;
             let key =
                 lae_audit::AuditKey::from_env().map_err(|e| StartupError::Audit(e.to_string()))?;
-            Some(state::AuditAccess { pool, key })
+            Some(state::AuditAccess {
+                pool,
+                key,
+                master_keys: settings.master_keys.clone(),
+            })
         };
         Ok(Self {
             listener,
-            state: AppState::with_audit(pool, keys, audit),
+            state: AppState::with_audit(pool, keys, audit, settings.master_keys.clone()),
             settings: settings.clone(),
         })
     }

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 404: the addressed resource does not exist.
     #[error("not found: {detail}")]
     NotFound { code: &'static str, detail: String },
+    /// 410: the resource existed but its data was erased.
+    #[error("gone: {detail}")]
+    Gone { code: &'static str, detail: String },
     /// 422: well-formed input that breaks a rule, naming the field.
     #[error("invalid {field}: {detail}")]
     Invalid {
@@ -104,6 +107,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } | Self::ConcurrentModification | Self::VersionConflict { .. } => {
                 StatusCode::CONFLICT
@@ -160,6 +164,7 @@ impl ApiError {
                 None,
             ),
             Self::NotFound { code, detail } => (code, "Introuvable", detail.clone(), None),
+            Self::Gone { code, detail } => (code, "Données effacées", detail.clone(), None),
             Self::Invalid {
                 code,
                 field,
@@ -241,7 +246,14 @@ impl<E: Rejection> From<CommandError<E>> for ApiError {
             CommandError::VersionMismatch { expected, actual } => {
                 Self::VersionConflict { expected, actual }
             }
-            CommandError::Store(cause) => Self::Internal(cause),
+            CommandError::Store(cause) => match lae_store::repository::erased_subject(&*cause) {
+                // A command that would write about a person whose data was erased.
+                Some(_) => Self::Gone {
+                    code: "customer_erased",
+                    detail: "Les données personnelles de ce client ont été effacées : rien ne peut plus être enregistré à son sujet.".into(),
+                },
+                None => Self::Internal(cause),
+            },
         }
     }
 }
@@ -256,6 +268,10 @@ impl<E: Rejection> IntoApiError for E {
         let detail = self.to_string();
         match self.kind() {
             RejectionKind::NotFound => ApiError::NotFound {
+                code: self.code(),
+                detail,
+            },
+            RejectionKind::Gone => ApiError::Gone {
                 code: self.code(),
                 detail,
             },

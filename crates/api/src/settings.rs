@@ -1,7 +1,9 @@
 //! Configuration from the environment, with defaults that work on a developer machine.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use lae_store::crypto::MasterKeys;
 use lae_store::db::{APP_ROLE, DbError, DbSettings};
 
 /// Everything `lae serve` needs to start.
@@ -22,6 +24,14 @@ pub struct Settings {
     pub projectors: Option<lae_projections::ProjectorConfig>,
     /// The audit sealer (hash chains), run inside `lae serve` unless `LAE_RUN_SEALER=false`.
     pub sealer: bool,
+    /// The master key that wraps the data keys of personal fields (`LAE_MASTER_KEY` or
+    /// the file `LAE_MASTER_KEY_FILE`; during a rotation also `LAE_MASTER_KEY_PREVIOUS`
+    /// or `LAE_MASTER_KEY_PREVIOUS_FILE`). Required unless [`Settings::plaintext`].
+    pub master_keys: Option<Arc<MasterKeys>>,
+    /// `LAE_ENCRYPTION=off`: store personal fields in clear. Only for the
+    /// encryption-off benchmark; `lae serve` refuses to start without a master key
+    /// otherwise.
+    pub plaintext: bool,
 }
 
 /// A secret value: never printed.
@@ -164,7 +174,27 @@ impl Settings {
         } else {
             None
         };
+        let master_keys = MasterKeys::from_lookup(&get)
+            .map_err(|e| SettingsError::Invalid {
+                name: "LAE_MASTER_KEY",
+                value: "***".into(),
+                reason: e.to_string(),
+            })?
+            .map(Arc::new);
+        let plaintext = match get("LAE_ENCRYPTION").as_deref().map(str::trim) {
+            None | Some("") | Some("on") => false,
+            Some("off") => true,
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: "LAE_ENCRYPTION",
+                    value: other.to_owned(),
+                    reason: "expected on or off".into(),
+                });
+            }
+        };
         Ok(Self {
+            master_keys,
+            plaintext,
             db,
             nats_url: get("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.into()),
             http_addr,

@@ -7,6 +7,7 @@ use lae_domain::customer::Customer;
 use lae_domain::invoice::Invoice;
 use lae_domain::offer::Offer;
 use lae_domain::ticket::Ticket;
+use lae_store::crypto::{Keyring, MasterKeys};
 use lae_store::notify::AppendSignal;
 use lae_store::{CommandExecutor, EventRepository};
 use sqlx::PgPool;
@@ -38,6 +39,8 @@ pub struct Inner {
 pub struct AuditAccess {
     pub pool: PgPool,
     pub key: lae_audit::AuditKey,
+    /// To open sealed fields in timelines and states (`None`: they read as withheld).
+    pub master_keys: Option<Arc<MasterKeys>>,
 }
 
 /// The background components' metrics (zero when a component does not run here).
@@ -56,12 +59,22 @@ pub struct AuthState {
 
 impl AppState {
     pub fn new(pool: PgPool, keys: TokenKeys) -> Self {
-        Self::with_audit(pool, keys, None)
+        Self::with_audit(pool, keys, None, None)
     }
 
-    pub fn with_audit(pool: PgPool, keys: TokenKeys, audit: Option<AuditAccess>) -> Self {
-        let events =
+    /// The state of a running application. With `master_keys`, personal fields are
+    /// sealed on append and opened on load (`lae_store::crypto`).
+    pub fn with_audit(
+        pool: PgPool,
+        keys: TokenKeys,
+        audit: Option<AuditAccess>,
+        master_keys: Option<Arc<MasterKeys>>,
+    ) -> Self {
+        let mut events =
             EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
+        if let Some(masters) = master_keys {
+            events = events.with_keyring(Keyring::all(masters));
+        }
         Self(Arc::new(Inner {
             customers: CommandExecutor::new(events.clone(), ()),
             offers: CommandExecutor::new(events.clone(), ()),

@@ -6,6 +6,24 @@
 //! and writes while the async side reads the next rows: reading and compressing use
 //! both cores. It is written under a temporary name and renamed when complete, so a
 //! failed backup never leaves a truncated file under the requested name.
+//!
+//! # Personal data
+//!
+//! Events are backed up as stored: their personal fields sealed. The data keys that
+//! open them (`keys.contact|health|bank|profile`) are in the file too, read in the same
+//! snapshot as the events, each still wrapped by the master key, with the list of
+//! erased subjects (`keys.erased`): a platform restored from the file opens its events
+//! with the same master key. The master key is never in the file (keep it, like the
+//! audit key, outside backups); without it the file reveals no personal value.
+//!
+//! **An erasure is undone by restoring a backup taken before it.** The backup still
+//! holds the keys the erasure destroyed, so restoring it brings the erased customer's
+//! personal data back. After such a restore, re-apply every erasure recorded since the
+//! backup was taken (the `CustomerErased` events and the erasure requests of that
+//! period: erase each customer again, which destroys the restored keys). Where old
+//! backups cannot be destroyed within the erasure deadline, rotate the master key
+//! (`lae keys rotate`) and destroy the previous one: the keys in older backups are
+//! wrapped by it and can no longer be unwrapped.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,6 +34,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures::TryStreamExt;
+use lae_domain::DataCategory;
 use lae_store::db::DbSettings;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -24,8 +43,8 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::mpsc;
 
 use crate::backup_format::{
-    AccessLine, CheckpointLine, Counts, DocumentLine, EventLine, FORMAT, Header, SealKeyLine,
-    SealLine, Section, SectionStart, SequenceValue, Trailer, VERSION,
+    AccessLine, CheckpointLine, Counts, DataKeyLine, DocumentLine, ErasedLine, EventLine, FORMAT,
+    Header, SealKeyLine, SealLine, Section, SectionStart, SequenceValue, Trailer, VERSION,
 };
 use crate::error::{AuditError, Result};
 use crate::transaction::snapshot;
@@ -60,7 +79,7 @@ pub async fn backup(settings: &DbSettings, out: &Path) -> Result<BackupReport> {
 }
 
 /// Backs up through `pool`, which must read `events`, `contract_documents`,
-/// `customer_number_seq` and the `audit` schema (the owner).
+/// `customer_number_seq`, the `audit` schema and the `keys` schema (the owner).
 pub async fn backup_from(pool: &PgPool, out: &Path) -> Result<BackupReport> {
     let started = Instant::now();
     let mut tx = snapshot(pool).await?;
@@ -72,6 +91,9 @@ pub async fn backup_from(pool: &PgPool, out: &Path) -> Result<BackupReport> {
         sqlx::query_as("SELECT last_value, is_called FROM customer_number_seq")
             .fetch_optional(&mut *tx)
             .await?;
+    let master_key_ids: Vec<String> = sqlx::query_scalar(MASTER_KEY_IDS)
+        .fetch_all(&mut *tx)
+        .await?;
     let header = Header {
         format: FORMAT.to_owned(),
         version: VERSION,
@@ -82,6 +104,7 @@ pub async fn backup_from(pool: &PgPool, out: &Path) -> Result<BackupReport> {
             last_value,
             is_called,
         }),
+        master_key_ids,
     };
 
     let temporary = temporary_path(out);
@@ -135,11 +158,31 @@ fn temporary_path(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
+/// Every data key, each row with its category, in a stable order.
+const DATA_KEYS: &str = "
+SELECT category, subject_id, master_key_id, wrapped, created_at FROM (
+    SELECT 'contact' AS category, * FROM keys.contact
+    UNION ALL SELECT 'health', * FROM keys.health
+    UNION ALL SELECT 'bank', * FROM keys.bank
+    UNION ALL SELECT 'profile', * FROM keys.profile
+) AS k ORDER BY category, subject_id";
+
+const MASTER_KEY_IDS: &str = "
+SELECT DISTINCT master_key_id FROM (
+    SELECT master_key_id FROM keys.contact
+    UNION SELECT master_key_id FROM keys.health
+    UNION SELECT master_key_id FROM keys.bank
+    UNION SELECT master_key_id FROM keys.profile
+) AS k ORDER BY master_key_id";
+
 async fn count(conn: &mut PgConnection) -> Result<Counts> {
     let row = sqlx::query(
         "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM audit.event_seals),
                 (SELECT count(*) FROM audit.seal_checkpoints), (SELECT count(*) FROM audit.seal_keys),
-                (SELECT count(*) FROM audit.access_log), (SELECT count(*) FROM contract_documents)",
+                (SELECT count(*) FROM audit.access_log), (SELECT count(*) FROM contract_documents),
+                (SELECT count(*) FROM keys.contact) + (SELECT count(*) FROM keys.health)
+                  + (SELECT count(*) FROM keys.bank) + (SELECT count(*) FROM keys.profile),
+                (SELECT count(*) FROM keys.erased)",
     )
     .fetch_one(conn)
     .await?;
@@ -153,6 +196,8 @@ async fn count(conn: &mut PgConnection) -> Result<Counts> {
         seal_keys: get(3)?,
         access_log: get(4)?,
         documents: get(5)?,
+        data_keys: get(6)?,
+        erased_subjects: get(7)?,
     })
 }
 
@@ -182,6 +227,10 @@ fn section_query(section: Section) -> &'static str {
         }
         Section::Documents => {
             "SELECT sha256, media_type, stored_at, content FROM contract_documents ORDER BY sha256"
+        }
+        Section::DataKeys => DATA_KEYS,
+        Section::ErasedSubjects => {
+            "SELECT subject_id, erased_at, reason, erased_by FROM keys.erased ORDER BY subject_id"
         }
     }
 }
@@ -258,6 +307,28 @@ fn write_row(section: Section, row: &PgRow, lines: &mut Lines) -> Result<()> {
             media_type: row.try_get(1)?,
             stored_at_us: micros(row, 2)?,
             content: base64::engine::general_purpose::STANDARD.encode(row.try_get::<&[u8], _>(3)?),
+        }),
+        Section::DataKeys => {
+            let category: &str = row.try_get(0)?;
+            lines.push(&DataKeyLine {
+                category: DataCategory::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == category)
+                    .ok_or_else(|| {
+                        AuditError::BackupFormat(format!("key category {category:?}"))
+                    })?,
+                subject_id: row.try_get(1)?,
+                master_key_id: row.try_get(2)?,
+                wrapped: base64::engine::general_purpose::STANDARD
+                    .encode(row.try_get::<&[u8], _>(3)?),
+                created_at_us: micros(row, 4)?,
+            })
+        }
+        Section::ErasedSubjects => lines.push(&ErasedLine {
+            subject_id: row.try_get(0)?,
+            erased_at_us: micros(row, 1)?,
+            reason: row.try_get(2)?,
+            erased_by: row.try_get(3)?,
         }),
     }
 }

@@ -1,9 +1,10 @@
 //! The backup file: gzip-compressed JSON lines.
 //!
 //! ```text
-//! {"format":"lae-backup","version":1,"created_at":…,"counts":{…},…}   header
+//! {"format":"lae-backup","version":2,"created_at":…,"counts":{…},…}   header
 //! {"section":"events","count":N}                                       then N lines
-//! {"section":"seals","count":N}        … checkpoints, seal_keys, access_log, documents
+//! {"section":"seals","count":N}        … checkpoints, seal_keys, access_log, documents,
+//!                                        data_keys, erased_subjects
 //! {"end":true,"sha256":"<hex>"}                                        trailer
 //! ```
 //!
@@ -12,14 +13,23 @@
 //! Texts that must survive byte for byte (payload, metadata) are JSON strings, not
 //! spliced JSON, so that not even whitespace can change on the way. Times are integer
 //! microseconds since the Unix epoch, PostgreSQL's precision, so nothing is rounded.
+//!
+//! Version 2 added the data keys of personal fields (`data_keys`: the rows of
+//! `keys.contact|health|bank|profile`, each still wrapped by the master key) and the
+//! erased subjects (`keys.erased`), as the two last sections; the header counts them
+//! and names the master keys that wrapped them. The master key itself is never in the
+//! file. Version 1 files (the same sections without those two) are still read.
 
+use lae_domain::DataCategory;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The `format` of the header.
 pub const FORMAT: &str = "lae-backup";
-/// The version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The version this crate writes.
+pub const VERSION: u32 = 2;
+/// The oldest version this crate reads.
+pub const OLDEST_VERSION: u32 = 1;
 
 /// The first line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +43,11 @@ pub struct Header {
     /// `customer_number_seq`, so that new customers keep being numbered above the
     /// restored ones.
     pub customer_number_seq: Option<SequenceValue>,
+    /// The ids of the master keys that wrapped the data keys in the file (informative:
+    /// the restored platform needs one of them, from outside the file, to open its
+    /// events). Absent before version 2.
+    #[serde(default)]
+    pub master_key_ids: Vec<String>,
 }
 
 /// A sequence's state (`last_value`, `is_called`).
@@ -51,6 +66,12 @@ pub struct Counts {
     pub seal_keys: u64,
     pub access_log: u64,
     pub documents: u64,
+    /// Since version 2.
+    #[serde(default)]
+    pub data_keys: u64,
+    /// Since version 2.
+    #[serde(default)]
+    pub erased_subjects: u64,
 }
 
 impl Counts {
@@ -62,6 +83,8 @@ impl Counts {
             Section::SealKeys => self.seal_keys,
             Section::AccessLog => self.access_log,
             Section::Documents => self.documents,
+            Section::DataKeys => self.data_keys,
+            Section::ErasedSubjects => self.erased_subjects,
         }
     }
 
@@ -73,6 +96,8 @@ impl Counts {
             Section::SealKeys => self.seal_keys = value,
             Section::AccessLog => self.access_log = value,
             Section::Documents => self.documents = value,
+            Section::DataKeys => self.data_keys = value,
+            Section::ErasedSubjects => self.erased_subjects = value,
         }
     }
 }
@@ -87,16 +112,31 @@ pub enum Section {
     SealKeys,
     AccessLog,
     Documents,
+    DataKeys,
+    ErasedSubjects,
 }
 
-pub const SECTIONS: [Section; 6] = [
+/// The sections of the current version, in file order.
+pub const SECTIONS: [Section; 8] = [
     Section::Events,
     Section::Seals,
     Section::Checkpoints,
     Section::SealKeys,
     Section::AccessLog,
     Section::Documents,
+    Section::DataKeys,
+    Section::ErasedSubjects,
 ];
+
+/// The sections of a file of `version` (between [`OLDEST_VERSION`] and [`VERSION`]),
+/// in file order: each version only added sections at the end.
+pub fn sections(version: u32) -> &'static [Section] {
+    if version < 2 {
+        &SECTIONS[..6]
+    } else {
+        &SECTIONS
+    }
+}
 
 /// The line opening a section.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -180,4 +220,26 @@ pub struct DocumentLine {
     pub stored_at_us: i64,
     /// Base64 (standard alphabet, padded).
     pub content: String,
+}
+
+/// One data key: a row of `keys.<category>`, still wrapped by the master key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataKeyLine {
+    pub category: DataCategory,
+    pub subject_id: Uuid,
+    /// The id of the master key that wrapped it.
+    pub master_key_id: String,
+    /// Base64 (standard alphabet, padded) of the wrapped key.
+    pub wrapped: String,
+    pub created_at_us: i64,
+}
+
+/// One erased subject: a row of `keys.erased`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErasedLine {
+    pub subject_id: Uuid,
+    pub erased_at_us: i64,
+    /// The legal basis and request reference (never the person's data).
+    pub reason: String,
+    pub erased_by: String,
 }

@@ -1,36 +1,16 @@
 //! Which customer an event concerns, and which of its fields are personal, from the
 //! domain's privacy classification (`lae_domain::Classified`).
 
-use cqrs_es::Aggregate;
-use lae_domain::contract::{Contract, ContractEvent};
-use lae_domain::customer::{Customer, CustomerEvent};
-use lae_domain::invoice::{Invoice, InvoiceEvent};
-use lae_domain::offer::{Offer, OfferEvent};
-use lae_domain::ticket::{Ticket, TicketEvent};
-use lae_domain::{Classified, DataCategory, PersonalField};
+use lae_domain::{DataCategory, PersonalField, classify};
 
 /// The payload field naming the customer, for event types that name one.
 pub(crate) fn subject_field(aggregate_type: &str, event_type: &str) -> Option<&'static str> {
-    match aggregate_type {
-        t if t == Customer::TYPE => CustomerEvent::subject_field(event_type),
-        t if t == Offer::TYPE => OfferEvent::subject_field(event_type),
-        t if t == Contract::TYPE => ContractEvent::subject_field(event_type),
-        t if t == Invoice::TYPE => InvoiceEvent::subject_field(event_type),
-        t if t == Ticket::TYPE => TicketEvent::subject_field(event_type),
-        _ => None,
-    }
+    classify(aggregate_type, event_type).subject_field
 }
 
 /// The personal fields of an event type.
 pub(crate) fn personal_fields(aggregate_type: &str, event_type: &str) -> &'static [PersonalField] {
-    match aggregate_type {
-        t if t == Customer::TYPE => CustomerEvent::personal_fields(event_type),
-        t if t == Offer::TYPE => OfferEvent::personal_fields(event_type),
-        t if t == Contract::TYPE => ContractEvent::personal_fields(event_type),
-        t if t == Invoice::TYPE => InvoiceEvent::personal_fields(event_type),
-        t if t == Ticket::TYPE => TicketEvent::personal_fields(event_type),
-        _ => &[],
-    }
+    classify(aggregate_type, event_type).personal_fields
 }
 
 /// The category of a payload field, if it is personal.
@@ -39,10 +19,7 @@ pub(crate) fn category_of(
     event_type: &str,
     field: &str,
 ) -> Option<DataCategory> {
-    personal_fields(aggregate_type, event_type)
-        .iter()
-        .find(|f| f.field == field)
-        .map(|f| f.category)
+    classify(aggregate_type, event_type).category_of(field)
 }
 
 /// The customer an event of another aggregate names, read from its payload text.

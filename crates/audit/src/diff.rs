@@ -8,6 +8,11 @@
 //! carry are left as they were: events that replace a whole group (contact details,
 //! sales profile) carry every field of it, `null` included, so an erased e-mail shows
 //! as a change to `null`. The event's `type` tag is not a field.
+//!
+//! Personal fields are compared opened (see `crate::personal`). A field that could not
+//! be read (`[erased]`, `[withheld]`, `[unreadable]`) cannot be compared: it is listed
+//! on every event that carries it, so that the history still shows where a value was
+//! written, only not which.
 
 use std::collections::HashMap;
 
@@ -16,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::classification::category_of;
+use crate::personal::is_redacted_value;
 
 /// What health values are replaced with for callers without the right to see them.
 pub const MASKED: &str = "[masqué]";
@@ -32,14 +38,31 @@ pub struct FieldChange {
 }
 
 impl FieldChange {
-    /// Replaces both values with [`MASKED`] when the field is health data.
+    /// Replaces both values with [`MASKED`] when the field is health data. A value
+    /// that could not be read (`[erased]`, …) stays as it is: it reveals nothing.
     pub fn mask_health(&mut self) {
         if self.category == Some(DataCategory::Health) {
-            if self.previous.is_some() {
-                self.previous = Some(Value::from(MASKED));
+            if let Some(previous) = &mut self.previous {
+                mask(previous);
             }
-            self.new = Value::from(MASKED);
+            mask(&mut self.new);
         }
+    }
+
+    /// Whether the change shows a value (rather than only `[erased]`, `[withheld]`
+    /// or `[unreadable]`): what the access log must record when it is sensitive.
+    pub fn shows_a_value(&self) -> bool {
+        !is_redacted_value(&self.new)
+            || self
+                .previous
+                .as_ref()
+                .is_some_and(|previous| !is_redacted_value(previous))
+    }
+}
+
+fn mask(value: &mut Value) {
+    if !is_redacted_value(value) {
+        *value = Value::from(MASKED);
     }
 }
 
@@ -67,7 +90,7 @@ impl KnownValues {
             }
             let category = category_of(aggregate_type, event_type, &field);
             let previous = self.values.get(&field);
-            if previous.map(|(value, _)| value) != Some(&new) {
+            if previous.map(|(value, _)| value) != Some(&new) || is_redacted_value(&new) {
                 // A field that was health data under an earlier event type stays
                 // masked, whatever the current one says.
                 let category = match (category, previous.and_then(|(_, c)| *c)) {
@@ -130,5 +153,18 @@ mod tests {
         changes.iter_mut().for_each(FieldChange::mask_health);
         assert_eq!(changes[0].previous, Some(json!(MASKED)));
         assert_eq!(changes[0].new, json!(MASKED));
+        assert!(changes[0].shows_a_value());
+    }
+
+    #[test]
+    fn unreadable_values_are_listed_each_time_and_never_masked() {
+        let mut known = KnownValues::default();
+        known.apply("Customer", "HealthDeclared", json!({"tobacco": "[erased]"}));
+        let mut changes = known.apply("Customer", "HealthDeclared", json!({"tobacco": "[erased]"}));
+        assert_eq!(changes.len(), 1, "an erased value cannot be compared");
+        changes.iter_mut().for_each(FieldChange::mask_health);
+        assert_eq!(changes[0].previous, Some(json!("[erased]")));
+        assert_eq!(changes[0].new, json!("[erased]"));
+        assert!(!changes[0].shows_a_value());
     }
 }

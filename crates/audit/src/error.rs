@@ -40,6 +40,11 @@ pub enum AuditError {
     /// positions, sequences and seals.
     #[error("restore refused: the target store is not empty ({table} holds {rows} rows)")]
     NotEmpty { table: String, rows: i64 },
+    /// A data key or a sealed field could not be used: a master key that does not
+    /// unwrap the stored keys (the wrong one, or one not configured), or a store error
+    /// while loading keys. Messages never quote a personal value.
+    #[error("data keys: {0}")]
+    DataKey(#[from] lae_store::crypto::KeyError),
     #[error("JSON encoding failed: {0}")]
     Json(#[from] serde_json::Error),
     #[error("background task failed: {0}")]

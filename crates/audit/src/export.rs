@@ -3,10 +3,22 @@
 //!
 //! Each line is the relay's message body: `event_id, aggregate_type, aggregate_id,
 //! sequence, event_type, event_version, global_position, recorded_at` then `payload`
-//! and `metadata` spliced in as the stored JSON text, never re-encoded (personal fields
-//! will be ciphertext, and a consumer may hash them). Pages of [`PAGE`] events are read
-//! by keyset on `(transaction_id, global_position)` inside one read-only snapshot, so
-//! the export is exactly the store as of its start, however long the writer takes.
+//! and `metadata` spliced in as the stored JSON text, never re-encoded. Pages of
+//! [`PAGE`] events are read by keyset on `(transaction_id, global_position)` inside one
+//! read-only snapshot, so the export is exactly the store as of its start, however
+//! long the writer takes.
+//!
+//! # The stored, sealed form
+//!
+//! The export opens nothing: personal fields stay sealed (`{"$enc": "…"}`), exactly as
+//! stored. These are the bytes the seals hash, so an auditor can recompute both chains
+//! from the export and the audit key alone; an opened payload would hash differently
+//! and prove nothing. It also means the export needs no master key, reveals no sealed
+//! personal value (only the clear fields of events written before encryption, as
+//! stored), and does not change when a
+//! customer is erased: an erased customer's fields were ciphertext before and are the
+//! same ciphertext after, only without a key. To read the values of a customer, use
+//! the timeline ([`crate::timeline()`]), which opens them and logs health reads.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;

@@ -15,6 +15,20 @@
 //! erasing a customer by destroying the keys of their encrypted fields leaves the
 //! ciphertext, and so the chain, unchanged.
 //!
+//! # Personal data
+//!
+//! The store seals every personal field with a key per customer and category
+//! (`lae_store::crypto`). What auditors *read* is opened: the [`timeline()`] and
+//! [`state_at()`] take the master keys ([`MasterKeys`], `None` when the caller has
+//! none) and load the data keys as `lae_auditor`, in the snapshot the events were read
+//! in. A field reads [`ERASED`] once its customer's keys were destroyed, [`WITHHELD`]
+//! without master keys, [`UNREADABLE`] when its ciphertext was altered. What auditors
+//! *replay* is stored: the [`export`] and the [`mod@backup`] keep the sealed form, the
+//! exact bytes the seals hash. The backup also carries the data keys, still wrapped
+//! (never the master key), so a restored platform opens its events with the same
+//! master key, and restoring an old backup resurrects customers erased since: see
+//! [`mod@backup`] for the remedy.
+//!
 //! # Layout
 //! - [`key`]: the audit key (`LAE_AUDIT_KEY` / `LAE_AUDIT_KEY_FILE`) and its fingerprint.
 //! - [`canonical`]: the canonical bytes of an event and the two chain hashes.
@@ -23,9 +37,11 @@
 //! - [`mod@verify`], `verify_walk`, [`report`]: the verification merge, its checks, its report.
 //! - [`mod@timeline`], [`diff`]: a customer's history across aggregates, newest first.
 //! - [`state`]: an aggregate's state at a version or a time.
-//! - [`export`]: NDJSON export in commit order.
+//! - `personal`: opening the sealed personal fields of what those two read.
+//! - [`export`]: NDJSON export in commit order, sealed as stored.
 //! - [`mod@backup`], [`mod@restore`] (`restore_file`, `restore_load`), [`backup_format`]: a
-//!   portable, checksummed backup file; reading it back; loading it into a store.
+//!   portable, checksummed backup file (events, seals, documents, wrapped data keys);
+//!   reading it back; loading it into a store.
 //! - [`mod@access_log`]: who read health data or an IBAN.
 //! - [`connect`]: connecting as the audit roles (`lae_sealer`, `lae_auditor`).
 //! - [`mod@bench`]: the figures of `lae bench audit`.
@@ -44,6 +60,7 @@ pub mod diff;
 pub mod error;
 pub mod export;
 pub mod key;
+mod personal;
 mod position;
 pub mod report;
 pub mod restore;
@@ -66,10 +83,12 @@ pub use connect::{AUDITOR_ROLE, SEALER_ROLE, connect_as, role_options};
 pub use error::{AuditError, Result};
 pub use export::{ExportRange, ExportReport, export_ndjson};
 pub use key::AuditKey;
+pub use lae_store::crypto::{ERASED, MasterKeys, WITHHELD};
+pub use personal::UNREADABLE;
 pub use report::{Problem, ProblemKind, VerifyReport};
 pub use restore::{RestoreReport, restore};
 pub use sealer::{SealerConfig, seal_pending, seal_pending_with};
 pub use sealer_loop::{run_sealer, run_sealer_with};
-pub use state::{AggregateState, At, state_at, state_at_json};
+pub use state::{AggregateState, At, Redaction, StateAt, state_at, state_at_json};
 pub use timeline::{TimelineCursor, TimelineEntry, TimelinePage, TimelineQuery, timeline};
 pub use verify::{VerifyOptions, verify, verify_with};

@@ -7,7 +7,12 @@
 //! What is preserved byte for byte: event ids, aggregate ids, sequences, global
 //! positions (inserted as the owner with `OVERRIDING SYSTEM VALUE`, the identity then
 //! moved past them), `recorded_at` to the microsecond, the payload and metadata text;
-//! seals, checkpoints, seal keys, the access log and contract documents as they were.
+//! seals, checkpoints, seal keys, the access log and contract documents as they were;
+//! the data keys of personal fields (`keys.<category>`, still wrapped by the master
+//! key) and the erased subjects (`keys.erased`) as they were, so that the restored
+//! platform opens its events with the master key the source used (the backup's header
+//! names it by id in `master_key_ids`; the key itself comes from outside the file).
+//! A version-1 file has no keys: the sealed fields of its events then read `[erased]`.
 //!
 //! What is not: `transaction_id`. Transaction ids belong to the cluster that assigned
 //! them; kept as they were, they could lie ahead of the new cluster's and hold every
@@ -19,7 +24,13 @@
 //!
 //! The subject index of the timeline is rebuilt from the events. The department read
 //! models are not in the file: rebuild them after a restore with the projections
-//! crate's `rebuild`.
+//! crate's `rebuild`; the keys are loaded by then, so the projectors can open the
+//! events.
+//!
+//! **Restoring a backup resurrects every customer erased after it was taken**: their
+//! keys are in the file (see [`mod@crate::backup`]). After a restore, re-apply the
+//! erasures recorded since the backup; where old backups cannot be destroyed, rotate
+//! the master key and destroy the previous one, which makes their keys useless.
 
 use std::path::Path;
 use std::time::Instant;
@@ -129,6 +140,11 @@ async fn refuse_non_empty(pool: &PgPool) -> Result<()> {
         "audit.seal_keys",
         "audit.subject_aggregates",
         "audit.access_log",
+        "keys.contact",
+        "keys.health",
+        "keys.bank",
+        "keys.profile",
+        "keys.erased",
     ] {
         let rows: i64 = sqlx::query_scalar(&format!(
             "SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS t"

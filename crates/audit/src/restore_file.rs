@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::backup_format::{
-    AccessLine, CheckpointLine, DocumentLine, EventLine, FORMAT, Header, SECTIONS, SealKeyLine,
-    SealLine, Section, SectionStart, Trailer, VERSION,
+    AccessLine, CheckpointLine, DataKeyLine, DocumentLine, ErasedLine, EventLine, FORMAT, Header,
+    OLDEST_VERSION, SealKeyLine, SealLine, Section, SectionStart, Trailer, VERSION, sections,
 };
 use crate::error::{AuditError, Result};
 
@@ -29,6 +29,8 @@ pub(crate) enum Parsed {
     SealKey(SealKeyLine),
     Access(AccessLine),
     Document(DocumentLine),
+    DataKey(DataKeyLine),
+    Erased(ErasedLine),
 }
 
 /// Walks the file's structure, hashing every line before the trailer; calls `row` for
@@ -50,13 +52,13 @@ fn walk(path: &Path, mut row: impl FnMut(Section, &str) -> Result<()>) -> Result
     digest.update(line.as_bytes());
     let header: Header =
         serde_json::from_str(&line).map_err(|e| format_error(format!("header: {e}")))?;
-    if header.format != FORMAT || header.version != VERSION {
+    if header.format != FORMAT || !(OLDEST_VERSION..=VERSION).contains(&header.version) {
         return Err(format_error(format!(
-            "format {} version {} (this build reads {FORMAT} version {VERSION})",
+            "format {} version {} (this build reads {FORMAT} versions {OLDEST_VERSION} to {VERSION})",
             header.format, header.version
         )));
     }
-    for expected in SECTIONS {
+    for &expected in sections(header.version) {
         if !next_line(&mut line)? {
             return Err(format_error("the file ends before its last section"));
         }
@@ -134,5 +136,73 @@ fn parse(section: Section, line: &str) -> Result<Parsed> {
         Section::SealKeys => Parsed::SealKey(serde_json::from_str(line).map_err(bad)?),
         Section::AccessLog => Parsed::Access(serde_json::from_str(line).map_err(bad)?),
         Section::Documents => Parsed::Document(serde_json::from_str(line).map_err(bad)?),
+        Section::DataKeys => Parsed::DataKey(serde_json::from_str(line).map_err(bad)?),
+        Section::ErasedSubjects => Parsed::Erased(serde_json::from_str(line).map_err(bad)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A file path removed when dropped.
+    struct TempPath(std::path::PathBuf);
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// A backup file of `lines` (each followed by a newline) and its trailer.
+    fn file_of(lines: &[String]) -> TempPath {
+        let mut content = String::new();
+        for line in lines {
+            content.push_str(line);
+            content.push('\n');
+        }
+        let sha256 = hex::encode(Sha256::digest(content.as_bytes()));
+        content.push_str(&format!("{{\"end\":true,\"sha256\":\"{sha256}\"}}\n"));
+        let path = TempPath(
+            std::env::temp_dir().join(format!("lae-backup-{}.gz", uuid::Uuid::new_v4().simple())),
+        );
+        let mut gzip = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path.0).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gzip.write_all(content.as_bytes()).expect("write");
+        gzip.finish().expect("finish");
+        path
+    }
+
+    #[test]
+    fn a_version_1_file_without_key_sections_is_still_read() {
+        let header = r#"{"format":"lae-backup","version":1,"created_at":"2025-01-01T00:00:00Z","database":"lae","counts":{"events":0,"seals":0,"checkpoints":0,"seal_keys":0,"access_log":0,"documents":0},"customer_number_seq":null}"#;
+        let mut lines = vec![header.to_owned()];
+        for section in [
+            "events",
+            "seals",
+            "checkpoints",
+            "seal_keys",
+            "access_log",
+            "documents",
+        ] {
+            lines.push(format!(r#"{{"section":"{section}","count":0}}"#));
+        }
+        let file = file_of(&lines);
+        let header = validate(&file.0).expect("a version 1 file reads");
+        assert_eq!(header.version, 1);
+        assert_eq!(header.counts.data_keys, 0);
+        assert!(header.master_key_ids.is_empty());
+
+        // The same sections announced as version 2 lack the key sections.
+        lines[0] = lines[0].replace(r#""version":1"#, r#""version":2"#);
+        let file = file_of(&lines);
+        assert!(matches!(
+            validate(&file.0),
+            Err(AuditError::BackupFormat(_))
+        ));
+    }
 }

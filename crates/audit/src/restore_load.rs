@@ -3,16 +3,20 @@
 //! Events go in the file's order, which is the source's commit order, one statement
 //! (and so one transaction) per batch; a batch ends early where the global position
 //! goes down, so that the restored `(transaction_id, global_position)` order is the
-//! source's (see [`crate::restore`]).
+//! source's (see [`crate::restore`]). Data keys go back into the table of their
+//! category as they were, still wrapped by the master key, and the erased subjects
+//! into `keys.erased`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use lae_domain::DataCategory;
 use sqlx::{PgPool, Row};
 
 use crate::backup_format::{
-    AccessLine, CheckpointLine, Counts, EventLine, Header, SealKeyLine, SealLine,
+    AccessLine, CheckpointLine, Counts, DataKeyLine, ErasedLine, EventLine, Header, SealKeyLine,
+    SealLine,
 };
 use crate::classification::subject_of;
 use crate::error::Result;
@@ -62,6 +66,19 @@ OVERRIDING SYSTEM VALUE
 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[])";
 
+const INSERT_ERASED: &str = "
+INSERT INTO keys.erased (subject_id, erased_at, reason, erased_by)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[])";
+
+/// The statement restoring the data keys of one category.
+fn insert_data_keys(category: DataCategory) -> String {
+    format!(
+        "INSERT INTO keys.{} (subject_id, master_key_id, wrapped, created_at)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::timestamptz[])",
+        category.as_str()
+    )
+}
+
 const INSERT_DOCUMENT: &str = "
 INSERT INTO contract_documents (sha256, media_type, stored_at, content) VALUES ($1, $2, $3, $4)";
 
@@ -73,6 +90,8 @@ pub(crate) struct Loader<'p> {
     checkpoints: Vec<CheckpointLine>,
     seal_keys: Vec<SealKeyLine>,
     access: Vec<AccessLine>,
+    data_keys: Vec<DataKeyLine>,
+    erased: Vec<ErasedLine>,
     pub restored: Counts,
 }
 
@@ -85,6 +104,8 @@ impl<'p> Loader<'p> {
             checkpoints: Vec::new(),
             seal_keys: Vec::new(),
             access: Vec::new(),
+            data_keys: Vec::new(),
+            erased: Vec::new(),
             restored: Counts::default(),
         }
     }
@@ -132,6 +153,18 @@ impl<'p> Loader<'p> {
                     .await?;
                 self.restored.documents += 1;
             }
+            Parsed::DataKey(line) => {
+                self.data_keys.push(line);
+                if self.data_keys.len() >= BATCH {
+                    self.flush_data_keys().await?;
+                }
+            }
+            Parsed::Erased(line) => {
+                self.erased.push(line);
+                if self.erased.len() >= BATCH {
+                    self.flush_erased().await?;
+                }
+            }
         }
         Ok(())
     }
@@ -141,6 +174,8 @@ impl<'p> Loader<'p> {
         self.flush_seals().await?;
         self.flush_checkpoints().await?;
         self.flush_access().await?;
+        self.flush_data_keys().await?;
+        self.flush_erased().await?;
         Ok(())
     }
 
@@ -328,6 +363,72 @@ impl<'p> Loader<'p> {
             .execute(self.pool)
             .await?;
         self.restored.access_log += lines.len() as u64;
+        Ok(())
+    }
+
+    /// One statement per category present in the batch.
+    async fn flush_data_keys(&mut self) -> Result<()> {
+        let lines = std::mem::take(&mut self.data_keys);
+        let mut by_category: BTreeMap<DataCategory, Vec<&DataKeyLine>> = BTreeMap::new();
+        for line in &lines {
+            by_category.entry(line.category).or_default().push(line);
+        }
+        for (category, lines) in by_category {
+            let mut wrapped = Vec::with_capacity(lines.len());
+            let mut created = Vec::with_capacity(lines.len());
+            for line in &lines {
+                wrapped.push(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&line.wrapped)
+                        .map_err(|e| {
+                            format_error(format!(
+                                "{} key of {}: {e}",
+                                category.as_str(),
+                                line.subject_id
+                            ))
+                        })?,
+                );
+                created.push(at(line.created_at_us)?);
+            }
+            sqlx::query(&insert_data_keys(category))
+                .bind(lines.iter().map(|l| l.subject_id).collect::<Vec<_>>())
+                .bind(
+                    lines
+                        .iter()
+                        .map(|l| l.master_key_id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(&wrapped)
+                .bind(&created)
+                .execute(self.pool)
+                .await?;
+            self.restored.data_keys += lines.len() as u64;
+        }
+        Ok(())
+    }
+
+    async fn flush_erased(&mut self) -> Result<()> {
+        let lines = std::mem::take(&mut self.erased);
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let times = lines
+            .iter()
+            .map(|l| at(l.erased_at_us))
+            .collect::<Result<Vec<_>>>()?;
+        sqlx::query(INSERT_ERASED)
+            .bind(lines.iter().map(|l| l.subject_id).collect::<Vec<_>>())
+            .bind(&times)
+            .bind(lines.iter().map(|l| l.reason.as_str()).collect::<Vec<_>>())
+            .bind(
+                lines
+                    .iter()
+                    .map(|l| l.erased_by.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(self.pool)
+            .await?;
+        self.restored.erased_subjects += lines.len() as u64;
         Ok(())
     }
 }

@@ -14,19 +14,27 @@
 //! the page cut from the result: keyset pagination on `(recorded_at, global_position)`
 //! keeps pages stable while new events arrive.
 //!
-//! Auditors see personal values here: they are the auditors. Health values only with
-//! `include_health`; otherwise they read `"[masqué]"`. The page says which kinds of
-//! sensitive data it revealed, so that the caller records the read in the access log.
+//! Auditors see personal values here: they are the auditors. The store keeps personal
+//! fields sealed; they are opened with the master keys the caller passes and the data
+//! keys read in the same snapshot as the events, in one batch per page (see
+//! `crate::personal`). Without master keys they read `"[withheld]"`; the fields of an
+//! erased customer (keys destroyed) read `"[erased]"`, and the entry says it is
+//! `redacted`. Health values only with `include_health`; otherwise they read
+//! `"[masqué]"`. The page says which kinds of sensitive data it revealed (a field
+//! reading `"[erased]"` reveals nothing), so that the caller records the read in the
+//! access log.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use futures::TryStreamExt;
 use lae_domain::DataCategory;
 use lae_domain::customer::Customer;
+use lae_store::crypto::MasterKeys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
@@ -36,6 +44,7 @@ use crate::access_log::AccessKind;
 use crate::classification::subject_of;
 use crate::diff::{FieldChange, KnownValues};
 use crate::error::Result;
+use crate::personal::{EventRef, Opener};
 use crate::position::CommitPosition;
 use crate::transaction::snapshot;
 
@@ -125,6 +134,10 @@ pub struct TimelineEntry {
     pub correlation_id: Option<String>,
     pub causation_id: Option<String>,
     pub changes: Vec<FieldChange>,
+    /// Some personal field of the event could not be read: it shows `"[erased]"`
+    /// (the customer's data was erased), `"[withheld]"` (no master key) or
+    /// `"[unreadable]"` (altered ciphertext: see [`crate::verify()`]).
+    pub redacted: bool,
 }
 
 impl TimelineEntry {
@@ -164,12 +177,17 @@ SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, e.event_versi
   JOIN unnest($1::text[], $2::text[]) AS a(t, i) ON e.aggregate_type = a.t AND e.aggregate_id = a.i
  ORDER BY e.aggregate_type, e.aggregate_id, e.sequence";
 
-/// A page of a customer's timeline. `pool` needs SELECT on `events` and the `audit`
-/// schema (`lae_auditor`).
-pub async fn timeline(pool: &PgPool, query: &TimelineQuery) -> Result<TimelinePage> {
+/// A page of a customer's timeline. `pool` needs SELECT on `events`, the `audit`
+/// schema and the `keys` schema (`lae_auditor`). `masters` open the sealed personal
+/// fields; without them those fields read `"[withheld]"`.
+pub async fn timeline(
+    pool: &PgPool,
+    query: &TimelineQuery,
+    masters: Option<&Arc<MasterKeys>>,
+) -> Result<TimelinePage> {
     let mut tx = snapshot(pool).await?;
     let aggregates = aggregates_of(&mut tx, &query.customer_id).await?;
-    let mut entries = entries_of(&mut tx, &aggregates).await?;
+    let mut entries = entries_of(&mut tx, &aggregates, masters).await?;
     tx.commit().await?;
 
     entries.sort_by_key(|e| std::cmp::Reverse(e.cursor()));
@@ -190,10 +208,10 @@ pub async fn timeline(pool: &PgPool, query: &TimelineQuery) -> Result<TimelinePa
     for change in page.iter_mut().flat_map(|e| e.changes.iter_mut()) {
         match change.category {
             Some(DataCategory::Health) if !query.include_health => change.mask_health(),
-            Some(DataCategory::Health) => {
+            Some(DataCategory::Health) if change.shows_a_value() => {
                 revealed.insert(AccessKind::Health);
             }
-            Some(DataCategory::Bank) if change.field.contains("iban") => {
+            Some(DataCategory::Bank) if change.field.contains("iban") && change.shows_a_value() => {
                 revealed.insert(AccessKind::Iban);
             }
             _ => {}
@@ -244,36 +262,86 @@ async fn aggregates_of(
     Ok(found.into_iter().collect())
 }
 
-/// Every event of `aggregates` as a timeline entry, with its changes.
+/// One stored event, its payload parsed (and, once opened, clear).
+struct Stored {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    event_id: Uuid,
+    global_position: i64,
+    recorded_at: DateTime<Utc>,
+    payload: Value,
+    metadata: String,
+}
+
+/// Every event of `aggregates` as a timeline entry, with its changes. The keys of the
+/// whole history are loaded in one batch: the changes of an event depend on every
+/// value before it.
 async fn entries_of(
     conn: &mut PgConnection,
     aggregates: &[(String, String)],
+    masters: Option<&Arc<MasterKeys>>,
 ) -> Result<Vec<TimelineEntry>> {
     let (types, ids): (Vec<&str>, Vec<&str>) = aggregates
         .iter()
         .map(|(t, i)| (t.as_str(), i.as_str()))
         .unzip();
-    let mut rows = sqlx::query(EVENTS).bind(&types).bind(&ids).fetch(conn);
-    let mut known: HashMap<(String, String), KnownValues> = HashMap::new();
-    let mut entries = Vec::new();
+    let mut stored = Vec::new();
+    let mut rows = sqlx::query(EVENTS)
+        .bind(&types)
+        .bind(&ids)
+        .fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
-        let aggregate_type: String = row.try_get(0)?;
-        let aggregate_id: String = row.try_get(1)?;
-        let event_type: String = row.try_get(3)?;
-        let payload: Value = serde_json::from_str(row.try_get(8)?)?;
-        let metadata: HashMap<String, Value> =
-            serde_json::from_str(row.try_get(9)?).unwrap_or_default();
-        let text = |key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
-        let changes = known
-            .entry((aggregate_type.clone(), aggregate_id.clone()))
-            .or_default()
-            .apply(&aggregate_type, &event_type, payload);
-        entries.push(TimelineEntry {
-            event_id: row.try_get(5)?,
+        stored.push(Stored {
+            aggregate_type: row.try_get(0)?,
+            aggregate_id: row.try_get(1)?,
             sequence: row.try_get(2)?,
+            event_type: row.try_get(3)?,
             event_version: row.try_get(4)?,
+            event_id: row.try_get(5)?,
             global_position: row.try_get(6)?,
             recorded_at: row.try_get(7)?,
+            payload: serde_json::from_str(row.try_get(8)?)?,
+            metadata: row.try_get(9)?,
+        });
+    }
+    drop(rows);
+    let opener = Opener::load(
+        masters,
+        conn,
+        stored.iter().map(|e| EventRef {
+            aggregate_type: &e.aggregate_type,
+            aggregate_id: &e.aggregate_id,
+            event_type: &e.event_type,
+            payload: &e.payload,
+        }),
+    )
+    .await?;
+
+    let mut known: HashMap<(String, String), KnownValues> = HashMap::new();
+    let mut entries = Vec::with_capacity(stored.len());
+    for mut e in stored {
+        let unread = opener.open(
+            &e.aggregate_type,
+            &e.aggregate_id,
+            &e.event_type,
+            &mut e.payload,
+        )?;
+        let metadata: HashMap<String, Value> =
+            serde_json::from_str(&e.metadata).unwrap_or_default();
+        let text = |key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
+        let changes = known
+            .entry((e.aggregate_type.clone(), e.aggregate_id.clone()))
+            .or_default()
+            .apply(&e.aggregate_type, &e.event_type, e.payload);
+        entries.push(TimelineEntry {
+            event_id: e.event_id,
+            sequence: e.sequence,
+            event_version: e.event_version,
+            global_position: e.global_position,
+            recorded_at: e.recorded_at,
             occurred_at: text("occurred_at"),
             actor: Actor {
                 user: text("user"),
@@ -283,9 +351,10 @@ async fn entries_of(
             correlation_id: text("correlation_id"),
             causation_id: text("causation_id"),
             changes,
-            aggregate_type,
-            aggregate_id,
-            event_type,
+            redacted: unread.any(),
+            aggregate_type: e.aggregate_type,
+            aggregate_id: e.aggregate_id,
+            event_type: e.event_type,
         });
     }
     Ok(entries)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{Platform, TestDb};
-use lae_audit::{At, AuditError};
+use lae_audit::{At, AuditError, Redaction};
 use lae_domain::TobaccoUse;
 use lae_domain::customer::Customer;
 
@@ -35,38 +35,42 @@ async fn the_state_at_a_time_is_what_was_read_at_that_time() {
     let (now, now_version) = platform.customers.load(&customer).await.expect("load");
     assert_ne!(now, captured);
 
-    let (then, version) = lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Time(at))
+    let then = lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Time(at), None)
         .await
         .expect("state at")
         .expect("existed then");
-    assert_eq!(then, captured);
-    assert_eq!(version, captured_version);
+    assert_eq!(then.state, captured);
+    assert_eq!(then.version, captured_version);
+    // Events written in clear (before encryption) pass through: nothing is redacted.
+    assert_eq!(then.redaction, Redaction::default());
 
-    let (first, version) = lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Version(1))
+    let first = lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Version(1), None)
         .await
         .expect("state at")
         .expect("existed");
-    assert_eq!((first, version), (registered, 1));
+    assert_eq!((first.state, first.version), (registered, 1));
 
-    let latest = lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Version(usize::MAX))
-        .await
-        .expect("state at");
-    assert_eq!(latest, Some((now, now_version)));
+    let latest =
+        lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Version(usize::MAX), None)
+            .await
+            .expect("state at")
+            .expect("exists");
+    assert_eq!((latest.state, latest.version), (now, now_version));
 
     let nothing_yet =
-        lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Time(before_anything))
+        lae_audit::state_at::<Customer>(&db.auditor, &customer, At::Time(before_anything), None)
             .await
             .expect("state at");
     assert_eq!(nothing_yet, None);
 
     // The type-erased form the API serves.
-    let erased = lae_audit::state_at_json(&db.auditor, "Customer", &customer, At::Time(at))
+    let erased = lae_audit::state_at_json(&db.auditor, "Customer", &customer, At::Time(at), None)
         .await
         .expect("state at")
         .expect("existed then");
     assert_eq!(erased.version, captured_version);
     assert_eq!(erased.state, serde_json::to_value(&captured).expect("json"));
     let unknown =
-        lae_audit::state_at_json(&db.auditor, "Spaceship", &customer, At::Version(1)).await;
+        lae_audit::state_at_json(&db.auditor, "Spaceship", &customer, At::Version(1), None).await;
     assert!(matches!(unknown, Err(AuditError::UnknownAggregateType(_))));
 }

@@ -38,7 +38,7 @@ async fn the_timeline_shows_who_changed_what_newest_first() {
 
     let mut query = TimelineQuery::first_page(alice.clone());
     query.limit = 100;
-    let page = lae_audit::timeline(&db.auditor, &query)
+    let page = lae_audit::timeline(&db.auditor, &query, None)
         .await
         .expect("timeline");
     let types: Vec<&str> = page.entries.iter().map(|e| e.event_type.as_str()).collect();
@@ -108,7 +108,7 @@ async fn the_timeline_shows_who_changed_what_newest_first() {
     );
 
     query.include_health = true;
-    let page = lae_audit::timeline(&db.auditor, &query)
+    let page = lae_audit::timeline(&db.auditor, &query, None)
         .await
         .expect("timeline");
     let health = find(&page.entries, "HealthDeclared");
@@ -131,7 +131,7 @@ async fn the_timeline_shows_who_changed_what_newest_first() {
             limit: 3,
             ..TimelineQuery::first_page(alice.clone())
         };
-        let page = lae_audit::timeline(&db.auditor, &query)
+        let page = lae_audit::timeline(&db.auditor, &query, None)
             .await
             .expect("timeline");
         assert!(page.entries.len() <= 3);
@@ -147,6 +147,7 @@ async fn the_timeline_shows_who_changed_what_newest_first() {
             limit: 100,
             ..TimelineQuery::first_page(alice.clone())
         },
+        None,
     )
     .await
     .expect("timeline")

@@ -88,9 +88,17 @@ pub struct Customer {
     health: Option<HealthDeclaration>,
     sales_profile: Option<SalesProfile>,
     mandate: Option<Mandate>,
+    #[serde(default)]
+    erased: bool,
 }
 
 impl Customer {
+    /// Whether the customer's personal data was erased (no command is accepted).
+    #[must_use]
+    pub fn is_erased(&self) -> bool {
+        self.erased
+    }
+
     /// Whether the customer was registered.
     #[must_use]
     pub fn is_registered(&self) -> bool {
@@ -129,6 +137,11 @@ impl Customer {
 
     /// Decides which events a command produces, without changing the state.
     fn decide(&self, command: CustomerCommand) -> Result<Vec<CustomerEvent>, CustomerError> {
+        // An erased customer's history no longer reads (its keys are gone): nothing
+        // may be decided on it, not even a second erasure.
+        if self.erased {
+            return Err(CustomerError::Erased);
+        }
         match command {
             CustomerCommand::RegisterCustomer {
                 customer_id: _,
@@ -270,6 +283,9 @@ impl Customer {
                 }
                 Ok(vec![CustomerEvent::MandateRevoked { revoked_on, reason }])
             }
+            CustomerCommand::EraseCustomer { reason } => {
+                Ok(vec![CustomerEvent::CustomerErased { reason }])
+            }
         }
     }
 }
@@ -378,6 +394,14 @@ impl Aggregate for Customer {
                 }
             }
             CustomerEvent::MandateRevoked { .. } => self.mandate = None,
+            CustomerEvent::CustomerErased { .. } => {
+                // Whatever was loaded of the history is dropped: only the fact of
+                // the erasure remains.
+                *self = Self {
+                    erased: true,
+                    ..Self::default()
+                };
+            }
         }
     }
 }

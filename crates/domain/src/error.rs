@@ -16,6 +16,8 @@ pub enum RejectionKind {
     Conflict,
     /// The command's input breaks a business rule (HTTP 422).
     Invalid,
+    /// The aggregate existed but its data was erased (HTTP 410).
+    Gone,
 }
 
 /// A business rejection of a command.

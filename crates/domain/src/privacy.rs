@@ -34,6 +34,9 @@ pub enum DataCategory {
 }
 
 impl DataCategory {
+    /// Every category.
+    pub const ALL: [Self; 4] = [Self::Contact, Self::Health, Self::Bank, Self::Profile];
+
     /// The JSON spelling of the category.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,56 @@ pub trait Classified {
     /// Top-level payload fields that hold personal data, with their category;
     /// empty for unknown event types.
     fn personal_fields(event_type: &str) -> &'static [PersonalField];
+}
+
+/// The privacy classification of one event type of one aggregate type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classification {
+    /// See [`Classified::subject_field`].
+    pub subject_field: Option<&'static str>,
+    /// See [`Classified::personal_fields`].
+    pub personal_fields: &'static [PersonalField],
+}
+
+/// The classification of an event type of any aggregate of the domain, by name;
+/// nothing personal for an unknown aggregate or event type.
+#[must_use]
+pub fn classify(aggregate_type: &str, event_type: &str) -> Classification {
+    use crate::contract::{Contract, ContractEvent};
+    use crate::customer::{Customer, CustomerEvent};
+    use crate::invoice::{Invoice, InvoiceEvent};
+    use crate::offer::{Offer, OfferEvent};
+    use crate::ticket::{Ticket, TicketEvent};
+    use cqrs_es::Aggregate;
+
+    fn of<E: Classified>(event_type: &str) -> Classification {
+        Classification {
+            subject_field: E::subject_field(event_type),
+            personal_fields: E::personal_fields(event_type),
+        }
+    }
+    match aggregate_type {
+        t if t == Customer::TYPE => of::<CustomerEvent>(event_type),
+        t if t == Offer::TYPE => of::<OfferEvent>(event_type),
+        t if t == Contract::TYPE => of::<ContractEvent>(event_type),
+        t if t == Invoice::TYPE => of::<InvoiceEvent>(event_type),
+        t if t == Ticket::TYPE => of::<TicketEvent>(event_type),
+        _ => Classification {
+            subject_field: None,
+            personal_fields: &[],
+        },
+    }
+}
+
+impl Classification {
+    /// The category of a payload field, if it is personal.
+    #[must_use]
+    pub fn category_of(&self, field: &str) -> Option<DataCategory> {
+        self.personal_fields
+            .iter()
+            .find(|f| f.field == field)
+            .map(|f| f.category)
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,10 @@ pub struct MigrateOptions {
     /// Test hook: stop with [`MigrateError::Interrupted`] once this many batches were
     /// appended, as if the process had been killed between two statements.
     pub stop_after_batches: Option<usize>,
+    /// The master keys: personal fields are sealed as the platform seals them
+    /// (`lae_store::crypto`). `None` writes them in clear (the encryption-off benchmark
+    /// and tests of the import alone); `lae migrate` requires a key.
+    pub master_keys: Option<std::sync::Arc<lae_store::crypto::MasterKeys>>,
 }
 
 impl MigrateOptions {
@@ -54,6 +58,7 @@ impl MigrateOptions {
             progress: ProgressMode::Auto,
             batch_events: 5_000,
             stop_after_batches: None,
+            master_keys: None,
         }
     }
 

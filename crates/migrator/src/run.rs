@@ -41,7 +41,10 @@ pub async fn migrate(options: MigrateOptions, pool: PgPool) -> Result<Report, Mi
     );
     let progress = Progress::new(options.progress, total);
     let mut run = Run::new(
-        Store::new(pool),
+        match options.master_keys.clone() {
+            Some(masters) => Store::new(pool).with_keys(masters),
+            None => Store::new(pool),
+        },
         progress,
         options.dry_run,
         options.batch_events,

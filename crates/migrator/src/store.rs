@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use lae_domain::CustomerId;
 use lae_domain::customer::Customer;
 use lae_store::EventRepository;
+use lae_store::crypto::{Keyring, MasterKeys};
 use sqlx::PgPool;
 
 use crate::error::MigrateError;
@@ -47,12 +48,81 @@ pub struct Store {
     repository: EventRepository,
 }
 
+/// Events loaded per key lookup when states are rebuilt from sealed events.
+const OPEN_CHUNK: usize = 5_000;
+
 impl Store {
     pub fn new(pool: PgPool) -> Self {
         Self {
             repository: EventRepository::new(pool.clone()),
             pool,
         }
+    }
+
+    /// Seals personal fields on append, and opens them when states are loaded.
+    #[must_use]
+    pub fn with_keys(self, masters: std::sync::Arc<MasterKeys>) -> Self {
+        Self {
+            repository: self.repository.with_keyring(Keyring::all(masters)),
+            pool: self.pool,
+        }
+    }
+
+    /// Parses stored payloads and opens their sealed fields (one key lookup per
+    /// category for the whole chunk). The flag says some field could not be opened
+    /// (an erased customer).
+    async fn open_rows(
+        &self,
+        aggregate_type: &'static str,
+        rows: Vec<(String, i64, String)>,
+    ) -> Result<Vec<(String, i64, serde_json::Value, bool)>, MigrateError> {
+        let unreadable = |id: &str, sequence: i64, detail: String| MigrateError::UnreadableEvent {
+            aggregate_type,
+            aggregate_id: id.to_owned(),
+            sequence,
+            detail,
+        };
+        let mut parsed = Vec::with_capacity(rows.len());
+        for (id, sequence, payload) in rows {
+            let value: serde_json::Value = serde_json::from_str(&payload)
+                .map_err(|e| unreadable(&id, sequence, e.to_string()))?;
+            parsed.push((id, sequence, value));
+        }
+        let Some(keyring) = self.repository.keyring() else {
+            return Ok(parsed.into_iter().map(|(i, s, v)| (i, s, v, false)).collect());
+        };
+        let mut wanted = Vec::new();
+        for (id, sequence, value) in &parsed {
+            let event_type = value.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            wanted.extend(
+                Keyring::needs(aggregate_type, id, event_type, value)
+                    .map_err(|e| unreadable(id, *sequence, e.to_string()))?,
+            );
+        }
+        if !wanted.is_empty() {
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(|e| MigrateError::store("loading data keys", e))?;
+            keyring
+                .load(&mut conn, wanted)
+                .await
+                .map_err(|e| MigrateError::store("loading data keys", e))?;
+        }
+        let mut opened = Vec::with_capacity(parsed.len());
+        for (id, sequence, mut value) in parsed {
+            let event_type = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let outcome = keyring
+                .open(aggregate_type, &id, &event_type, &mut value)
+                .map_err(|e| unreadable(&id, sequence, e.to_string()))?;
+            opened.push((id, sequence, value, outcome.is_redacted()));
+        }
+        Ok(opened)
     }
 
     /// Whether the store holds no event of this aggregate type at all.
@@ -83,22 +153,35 @@ impl Store {
               ORDER BY e.aggregate_id, e.sequence",
         )
         .fetch(&self.pool);
-        let mut out = HashMap::new();
-        while let Some((id, sequence, payload)) = rows
-            .try_next()
-            .await
-            .map_err(|e| MigrateError::store("loading customers", e))?
-        {
-            let customer_id =
-                id.parse::<CustomerId>()
-                    .map_err(|e| MigrateError::UnreadableEvent {
-                        aggregate_type: "Customer",
-                        aggregate_id: id.clone(),
-                        sequence,
-                        detail: e.to_string(),
-                    })?;
-            let slot: &mut Slot<Customer> = out.entry(customer_id).or_default();
-            apply::<Customer>(slot, &id, sequence, &payload)?;
+        let mut out: HashMap<CustomerId, Slot<Customer>> = HashMap::new();
+        let mut chunk = Vec::with_capacity(OPEN_CHUNK);
+        loop {
+            let row = rows
+                .try_next()
+                .await
+                .map_err(|e| MigrateError::store("loading customers", e))?;
+            let done = row.is_none();
+            chunk.extend(row);
+            if chunk.len() < OPEN_CHUNK && !done {
+                continue;
+            }
+            for (id, sequence, payload, redacted) in
+                self.open_rows(Customer::TYPE, std::mem::take(&mut chunk)).await?
+            {
+                let customer_id =
+                    id.parse::<CustomerId>()
+                        .map_err(|e| MigrateError::UnreadableEvent {
+                            aggregate_type: "Customer",
+                            aggregate_id: id.clone(),
+                            sequence,
+                            detail: e.to_string(),
+                        })?;
+                let slot: &mut Slot<Customer> = out.entry(customer_id).or_default();
+                apply::<Customer>(slot, &id, sequence, payload, redacted)?;
+            }
+            if done {
+                break;
+            }
         }
         Ok(out)
     }
@@ -120,16 +203,29 @@ impl Store {
         .bind(A::TYPE)
         .bind(ids)
         .fetch(&self.pool);
-        while let Some((id, sequence, payload)) = rows
-            .try_next()
-            .await
-            .map_err(|e| MigrateError::store(format!("loading {} aggregates", A::TYPE), e))?
-        {
-            let slot = out.entry(id.clone()).or_insert_with(|| Slot {
-                state: A::default(),
-                version: 0,
-            });
-            apply::<A>(slot, &id, sequence, &payload)?;
+        let mut chunk = Vec::with_capacity(OPEN_CHUNK);
+        loop {
+            let row = rows
+                .try_next()
+                .await
+                .map_err(|e| MigrateError::store(format!("loading {} aggregates", A::TYPE), e))?;
+            let done = row.is_none();
+            chunk.extend(row);
+            if chunk.len() < OPEN_CHUNK && !done {
+                continue;
+            }
+            for (id, sequence, payload, redacted) in
+                self.open_rows(A::TYPE, std::mem::take(&mut chunk)).await?
+            {
+                let slot = out.entry(id.clone()).or_insert_with(|| Slot {
+                    state: A::default(),
+                    version: 0,
+                });
+                apply::<A>(slot, &id, sequence, payload, redacted)?;
+            }
+            if done {
+                break;
+            }
         }
         Ok(out)
     }
@@ -168,20 +264,27 @@ impl Store {
     }
 }
 
+/// Applies one stored event. An event left unreadable by an erasure (`redacted`) is
+/// skipped, as the store skips it when it loads the aggregate; its version still counts.
 fn apply<A: Aggregate>(
     slot: &mut Slot<A>,
     id: &str,
     sequence: i64,
-    payload: &str,
+    payload: serde_json::Value,
+    redacted: bool,
 ) -> Result<(), MigrateError> {
-    let event: A::Event =
-        serde_json::from_str(payload).map_err(|e| MigrateError::UnreadableEvent {
-            aggregate_type: A::TYPE,
-            aggregate_id: id.to_owned(),
-            sequence,
-            detail: e.to_string(),
-        })?;
-    slot.state.apply(event);
+    match serde_json::from_value::<A::Event>(payload) {
+        Ok(event) => slot.state.apply(event),
+        Err(_) if redacted => {}
+        Err(e) => {
+            return Err(MigrateError::UnreadableEvent {
+                aggregate_type: A::TYPE,
+                aggregate_id: id.to_owned(),
+                sequence,
+                detail: e.to_string(),
+            });
+        }
+    }
     slot.version = usize::try_from(sequence).unwrap_or(slot.version);
     Ok(())
 }

@@ -18,6 +18,13 @@
 //! flight) and when the relay re-publishes an old event after its de-duplication window:
 //! order only matters within an aggregate, and that order is the sequence.
 //!
+//! # Sealed payloads
+//! Before decoding, the batch's sealed payloads are parsed once and the keys they need
+//! are loaded in one query per category, on the batch's own connection: the projector's
+//! writer role, whose grants on `keys.*` decide what it may read (see [`crate::decode`]).
+//! An event left without the data this department needs (erased, or withheld from it)
+//! is [`Verdict::Redacted`]: skipped, its sequence recorded, nothing held back.
+//!
 //! # Management
 //! Management holds no aggregate id (see migration 0003): it claims each event's global
 //! position in `applied_positions` and counts the events whose position it claimed.
@@ -25,10 +32,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use lae_store::crypto::KeyError;
 use lae_store::db::quote_ident;
 use sqlx::PgConnection;
 
-use crate::decode::{Decoded, Decoder};
+use crate::decode::{DecodeError, Decoded, Decoder, Payload};
 use crate::department::Department;
 use crate::departments::{self, management};
 use crate::envelope::Envelope;
@@ -47,6 +55,31 @@ pub enum Verdict {
     Undecodable,
     /// The department does not follow this aggregate type.
     Ignored,
+    /// Its personal fields were erased, or are withheld from this department, and
+    /// what is left is no event it can apply: skipped, its sequence recorded as
+    /// applied so that the aggregate's later events go on.
+    Redacted,
+}
+
+/// Why a batch could not be applied; it is rolled back (and retried by a projector).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// PostgreSQL failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The keys of the batch's sealed fields could not be used (a master key that is
+    /// not configured, a wrapped key that does not unwrap).
+    #[error("data keys: {0}")]
+    Keys(KeyError),
+}
+
+impl From<KeyError> for ApplyError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Database(e) => Self::Database(e),
+            other => Self::Keys(other),
+        }
+    }
 }
 
 impl Verdict {
@@ -68,7 +101,7 @@ pub async fn apply(
     decoder: &Decoder,
     schema: &str,
     envelopes: &[Envelope],
-) -> Result<Vec<Verdict>, sqlx::Error> {
+) -> Result<Vec<Verdict>, ApplyError> {
     let department = decoder.department();
     if !envelopes
         .iter()
@@ -77,7 +110,7 @@ pub async fn apply(
         return Ok(vec![Verdict::Ignored; envelopes.len()]);
     }
     if department == Department::Management {
-        apply_counts(conn, schema, envelopes, false).await
+        Ok(apply_counts(conn, schema, envelopes, false).await?)
     } else {
         apply_in_sequence(conn, decoder, schema, envelopes, None).await
     }
@@ -154,10 +187,10 @@ pub async fn apply_replay(
     schema: &str,
     envelopes: &[Envelope],
     replay: &mut Replay,
-) -> Result<Vec<Verdict>, sqlx::Error> {
+) -> Result<Vec<Verdict>, ApplyError> {
     let department = decoder.department();
     if department == Department::Management {
-        apply_counts(conn, schema, envelopes, true).await
+        Ok(apply_counts(conn, schema, envelopes, true).await?)
     } else {
         let verdicts =
             apply_in_sequence(conn, decoder, schema, envelopes, Some(&mut *replay)).await?;
@@ -176,7 +209,7 @@ async fn apply_in_sequence(
     schema: &str,
     envelopes: &[Envelope],
     replay: Option<&mut Replay>,
-) -> Result<Vec<Verdict>, sqlx::Error> {
+) -> Result<Vec<Verdict>, ApplyError> {
     let department = decoder.department();
     let mut keys: Vec<Key<'_>> = envelopes
         .iter()
@@ -205,10 +238,13 @@ async fn apply_in_sequence(
         }
     };
 
+    let payloads = read_payloads(conn, decoder, envelopes, &last).await?;
+    let mut ahead = decode_ahead(decoder, envelopes, payloads);
+
     let mut verdicts = Vec::with_capacity(envelopes.len());
     let mut decoded: Vec<Decoded<'_>> = Vec::new();
     let mut advanced: HashSet<Key<'_>> = HashSet::new();
-    for envelope in envelopes {
+    for (envelope, ahead) in envelopes.iter().zip(ahead.iter_mut()) {
         if !department.follows(&envelope.aggregate_type) {
             verdicts.push(Verdict::Ignored);
             continue;
@@ -223,10 +259,29 @@ async fn apply_in_sequence(
         } else if envelope.sequence > previous + 1 {
             Verdict::Gap
         } else if departments::uses(department, &envelope.aggregate_type, &envelope.event_type) {
-            match decoder.decode(envelope) {
+            // Decoded ahead for every event that can be new; decoded here otherwise.
+            let outcome = ahead
+                .take()
+                .unwrap_or_else(|| decoder.decode_read(envelope, Payload::read(envelope)));
+            match outcome {
                 Ok(d) => {
                     decoded.push(d);
                     Verdict::Applied
+                }
+                Err(DecodeError::Redacted {
+                    erased, withheld, ..
+                }) => {
+                    // Expected after an erasure, or where a role may not read a category:
+                    // nothing to apply, nothing to hold back.
+                    tracing::debug!(
+                        department = %department,
+                        event_id = %envelope.event_id,
+                        event_type = %envelope.event_type,
+                        erased,
+                        withheld,
+                        "skipped a redacted event"
+                    );
+                    Verdict::Redacted
                 }
                 Err(error) => {
                     // The event id and type name the event; the payload is never logged.
@@ -245,7 +300,7 @@ async fn apply_in_sequence(
             // recording its sequence is all there is to do.
             Verdict::Applied
         };
-        if verdict == Verdict::Applied {
+        if matches!(verdict, Verdict::Applied | Verdict::Redacted) {
             last.insert(key, envelope.sequence);
             advanced.insert(key);
         }
@@ -253,6 +308,9 @@ async fn apply_in_sequence(
     }
 
     departments::write(department, conn, schema, &decoded).await?;
+    for subject in decoded.iter().filter_map(Decoded::erased_customer) {
+        decoder.forget(subject);
+    }
     match replay {
         None => store_last_sequences(conn, schema, &advanced, &last).await?,
         Some(replay) => {
@@ -266,6 +324,115 @@ async fn apply_in_sequence(
         }
     }
     Ok(verdicts)
+}
+
+/// Reads ahead the payloads of the events that may be decoded (followed, used, and
+/// after the aggregate's last applied sequence), and loads the keys their sealed fields
+/// need: one query per category for the whole batch, on `conn`, so that the database's
+/// grants to the connection's role limit what can be read. Each payload is parsed here
+/// once and decoded from that parse.
+async fn read_payloads(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    envelopes: &[Envelope],
+    last: &HashMap<Key<'_>, i64>,
+) -> Result<Vec<Option<Payload>>, ApplyError> {
+    let department = decoder.department();
+    let mut payloads = Vec::with_capacity(envelopes.len());
+    let mut wanted = Vec::new();
+    let mut sealed = false;
+    for envelope in envelopes {
+        let key = (
+            envelope.aggregate_type.as_str(),
+            envelope.aggregate_id.as_str(),
+        );
+        let may_decode = department.follows(&envelope.aggregate_type)
+            && envelope.sequence > last.get(&key).copied().unwrap_or(0)
+            && departments::uses(department, &envelope.aggregate_type, &envelope.event_type);
+        if !may_decode {
+            payloads.push(None);
+            continue;
+        }
+        let payload = Payload::read(envelope);
+        if payload.is_sealed() {
+            sealed = true;
+            wanted.extend(payload.needs(envelope));
+        }
+        payloads.push(Some(payload));
+    }
+    if sealed {
+        match decoder.keyring() {
+            Some(keyring) => keyring.load(conn, wanted).await?,
+            // Not an error (a decoder without keys reads sealed fields as withheld),
+            // but a projector deployed without its master key loses personal data
+            // until it is rebuilt with one: say so on every batch.
+            None => tracing::warn!(
+                department = %department,
+                "sealed personal fields and no master key (LAE_MASTER_KEY): they read as withheld"
+            ),
+        }
+    }
+    Ok(payloads)
+}
+
+/// Below this many payloads to decode, a batch is decoded on the calling thread alone.
+const PARALLEL_DECODE_FROM: usize = 512;
+/// At most this many threads decode one batch.
+const MAX_DECODE_THREADS: usize = 4;
+
+/// Decodes the payloads read ahead, in envelope order. Opening sealed fields is the
+/// costliest part of applying a large batch (an AEAD per personal field), and it is
+/// pure: a large batch (a rebuild's) is decoded on several threads, while its next
+/// batch is read; small ones (the live projector's) on the calling thread.
+fn decode_ahead<'a>(
+    decoder: &Decoder,
+    envelopes: &'a [Envelope],
+    payloads: Vec<Option<Payload>>,
+) -> Vec<Option<Result<Decoded<'a>, DecodeError>>> {
+    let decode = |(envelope, payload): (&'a Envelope, Option<Payload>)| {
+        payload.map(|p| decoder.decode_read(envelope, p))
+    };
+    let wanted = payloads.iter().filter(|p| p.is_some()).count();
+    let threads = if wanted < PARALLEL_DECODE_FROM {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_DECODE_THREADS)
+    };
+    if threads <= 1 {
+        return envelopes.iter().zip(payloads).map(decode).collect();
+    }
+    let size = envelopes.len().div_ceil(threads);
+    let mut payloads = payloads.into_iter();
+    let mut chunks: Vec<(&'a [Envelope], Vec<Option<Payload>>)> = envelopes
+        .chunks(size)
+        .map(|chunk| (chunk, payloads.by_ref().take(chunk.len()).collect()))
+        .collect();
+    let last = chunks.pop();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|(chunk, payloads)| {
+                scope.spawn(move || chunk.iter().zip(payloads).map(decode).collect::<Vec<_>>())
+            })
+            .collect();
+        // The calling thread takes the last chunk.
+        let tail: Vec<_> = last
+            .into_iter()
+            .flat_map(|(chunk, payloads)| chunk.iter().zip(payloads).map(decode))
+            .collect();
+        let mut all = Vec::with_capacity(envelopes.len());
+        for handle in handles {
+            all.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        all.extend(tail);
+        all
+    })
 }
 
 async fn load_last_sequences<'a>(

@@ -9,9 +9,13 @@
 //! - [`bench_rebuild`]: rebuild speed over a generated store of Customer events
 //!   (registrations, contact changes, health, profile, mandate), per department, beside a
 //!   raw batched upsert of as many rows into a table of the contact card's shape.
+//! - [`bench_rebuild_compared`]: the same, and the same rebuilds over the same events
+//!   written with their personal fields sealed, as the platform writes them
+//!   (`EventRepository` with a keyring), replayed by decoders with keys: encryption on
+//!   beside encryption off.
 //!
-//! Both need a prepared database (migrations applied); [`run_benchmarks`] makes a
-//! scratch one and removes it, with its stream, whatever happens.
+//! They need a prepared database each (migrations applied); [`run_benchmarks`] makes
+//! scratch ones and removes them, with the stream, whatever happens.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,6 +26,7 @@ use cqrs_es::persist::SerializedEvent;
 use hdrhistogram::Histogram;
 use lae_domain::customer::CustomerEvent;
 use lae_store::EventRepository;
+use lae_store::crypto::{Keyring, MasterKey, MasterKeys};
 use lae_store::db::{self, DbSettings};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
@@ -46,6 +51,11 @@ pub struct BenchOptions {
     pub rebuild_events: u64,
     /// Events per rebuild transaction (and rows per raw upsert statement).
     pub rebuild_batch: usize,
+    /// Also rebuild from a store of the same events with sealed personal fields
+    /// (encryption on), in a second scratch database.
+    pub rebuild_sealed: bool,
+    /// Rebuilds per department and store; the fastest is reported.
+    pub rebuild_reps: u32,
     /// NATS server.
     pub nats_url: String,
 }
@@ -56,6 +66,8 @@ impl Default for BenchOptions {
             lag: Some(LagOptions::default()),
             rebuild_events: 1_000_000,
             rebuild_batch: 10_000,
+            rebuild_sealed: true,
+            rebuild_reps: 1,
             nats_url: crate::config::DEFAULT_NATS_URL.to_owned(),
         }
     }
@@ -136,6 +148,22 @@ pub struct RebuildBenchReport {
     pub rebuilds: Vec<RebuildReport>,
     /// Raw batched upsert of as many contact-card rows, rows per second.
     pub raw_upsert_rows_per_second: f64,
+    /// Rebuilds per department and store (the fastest is reported).
+    pub repetitions: u32,
+    /// The same rebuilds with encryption on, unless skipped.
+    pub sealed: Option<SealedRebuildReport>,
+}
+
+/// The encryption-on half of [`bench_rebuild_compared`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SealedRebuildReport {
+    /// Events in the store (the same as the clear store's).
+    pub events: u64,
+    /// Seconds the generation took (the same `INSERT`s into a staging table, then
+    /// appended through the sealing repository).
+    pub generate_seconds: f64,
+    /// One rebuild per department, with keys.
+    pub rebuilds: Vec<RebuildReport>,
 }
 
 impl RebuildBenchReport {
@@ -148,6 +176,27 @@ impl RebuildBenchReport {
                     r.department,
                     r.events_per_second / self.raw_upsert_rows_per_second.max(1.0),
                 )
+            })
+            .collect()
+    }
+
+    /// Encryption-on ÷ encryption-off rebuild speed, per department (empty when the
+    /// sealed store was not measured).
+    pub fn encryption_ratios(&self) -> Vec<(Department, f64)> {
+        let Some(sealed) = &self.sealed else {
+            return Vec::new();
+        };
+        self.rebuilds
+            .iter()
+            .filter_map(|clear| {
+                let on = sealed
+                    .rebuilds
+                    .iter()
+                    .find(|r| r.department == clear.department)?;
+                Some((
+                    clear.department,
+                    on.events_per_second / clear.events_per_second.max(1e-9),
+                ))
             })
             .collect()
     }
@@ -200,8 +249,8 @@ impl fmt::Display for RebuildBenchReport {
         let r = self;
         writeln!(
             f,
-            "rebuild from the store, {} Customer events (generated in {:.1} s):",
-            r.events, r.generate_seconds
+            "rebuild from the store, {} Customer events (generated in {:.1} s), best of {}:",
+            r.events, r.generate_seconds, r.repetitions
         )?;
         writeln!(
             f,
@@ -219,6 +268,24 @@ impl fmt::Display for RebuildBenchReport {
                 report.pause_seconds
             )?;
         }
+        if let Some(sealed) = &r.sealed {
+            writeln!(
+                f,
+                "  encryption on: the same events with sealed personal fields (written in {:.1} s), decoders with keys:",
+                sealed.generate_seconds
+            )?;
+            for (report, (_, ratio)) in sealed.rebuilds.iter().zip(r.encryption_ratios()) {
+                writeln!(
+                    f,
+                    "  {:<17} {:>10.0} events/s   on/off {:.2}   (replay {:.1} s, redacted {})",
+                    report.department.as_str(),
+                    report.events_per_second,
+                    ratio,
+                    report.replay_seconds,
+                    report.events_redacted
+                )?;
+            }
+        }
         Ok(())
     }
 }
@@ -232,6 +299,7 @@ pub async fn run_benchmarks(
     let name = format!("lae_bench_proj_{}", Uuid::new_v4().simple());
     let settings = DbSettings::from_url(owner_url, "lae_app", None, 16)?.with_database(&name);
     db::prepare(&settings).await?;
+    let sealed_settings = settings.with_database(&format!("{name}_sealed"));
     let stream = format!("LAE_BENCH_PROJ_{}", Uuid::new_v4().simple()).to_uppercase();
     let result = async {
         let lag = match &options.lag {
@@ -240,7 +308,20 @@ pub async fn run_benchmarks(
         };
         let rebuild = match options.rebuild_events {
             0 => None,
-            n => Some(bench_rebuild(&settings, n, options.rebuild_batch).await?),
+            n if options.rebuild_sealed => {
+                db::prepare(&sealed_settings).await?;
+                Some(
+                    bench_rebuild_compared(
+                        &settings,
+                        &sealed_settings,
+                        n,
+                        options.rebuild_batch,
+                        options.rebuild_reps,
+                    )
+                    .await?,
+                )
+            }
+            n => Some(compare_rebuilds(&settings, None, n, options.rebuild_batch, options.rebuild_reps).await?),
         };
         Ok(BenchReport { lag, rebuild })
     }
@@ -250,8 +331,10 @@ pub async fn run_benchmarks(
             .delete_stream(&stream)
             .await;
     }
-    if let Err(error) = db::drop_database(&settings).await {
-        tracing::warn!(%error, database = %name, "could not drop the benchmark database");
+    for scratch in [&settings, &sealed_settings] {
+        if let Err(error) = db::drop_database(scratch).await {
+            tracing::warn!(%error, database = %scratch.database(), "could not drop a benchmark database");
+        }
     }
     result
 }
@@ -453,42 +536,135 @@ fn event_for(id: Uuid, event: &CustomerEvent) -> SerializedEvent {
 
 /// Generates `events` Customer events (five per customer: registration, contact change,
 /// health declaration, sales profile, mandate) with bulk `INSERT`s as the owner, then
-/// rebuilds every department from them and runs the raw baseline.
+/// rebuilds every department from them and runs the raw baseline (encryption off).
 pub async fn bench_rebuild(
     settings: &DbSettings,
     events: u64,
     batch: usize,
 ) -> Result<RebuildBenchReport, ProjectionError> {
+    compare_rebuilds(settings, None, events, batch, 1).await
+}
+
+/// [`bench_rebuild`] with encryption off and on: the same events generated in `clear`
+/// as is, and in `sealed` by the same statements into a staging table, then appended
+/// through the sealing repository (keys provisioned, personal fields sealed: what the
+/// platform writes). Each department is then rebuilt from one store and then the other,
+/// `reps` times, keeping the fastest of each (the two alternate, so that a load from
+/// elsewhere weighs on both alike). `sealed` must be a prepared database of its own:
+/// a rebuild reads the whole store.
+pub async fn bench_rebuild_compared(
+    clear: &DbSettings,
+    sealed: &DbSettings,
+    events: u64,
+    batch: usize,
+    reps: u32,
+) -> Result<RebuildBenchReport, ProjectionError> {
+    compare_rebuilds(clear, Some(sealed), events, batch, reps).await
+}
+
+async fn compare_rebuilds(
+    clear: &DbSettings,
+    sealed: Option<&DbSettings>,
+    events: u64,
+    batch: usize,
+    reps: u32,
+) -> Result<RebuildBenchReport, ProjectionError> {
     let owner = PgPoolOptions::new()
         .max_connections(4)
-        .connect_with(settings.owner.clone())
+        .connect_with(clear.owner.clone())
         .await?;
     let customers = events / 5;
     let started = Instant::now();
     generate(&owner, customers).await?;
     let generate_seconds = started.elapsed().as_secs_f64();
     let events = customers * 5;
-
     let raw_upsert_rows_per_second = raw_upsert(&owner, customers, batch).await?;
-    let options = RebuildOptions {
+    let off = RebuildOptions {
         batch_size: batch,
         ..RebuildOptions::default()
     };
+
+    let sealed = match sealed {
+        None => None,
+        Some(settings) => {
+            let masters = Arc::new(MasterKeys::new(
+                MasterKey::parse(&MasterKey::generate_hex())
+                    .map_err(|e| ProjectionError::Bench(e.to_string()))?,
+            ));
+            let owner = PgPoolOptions::new()
+                .max_connections(4)
+                .connect_with(settings.owner.clone())
+                .await?;
+            let started = Instant::now();
+            generate_sealed(&owner, customers, &masters).await?;
+            let generate_seconds = started.elapsed().as_secs_f64();
+            let on = RebuildOptions {
+                master_keys: Some(masters),
+                ..off.clone()
+            };
+            Some((settings, owner, on, generate_seconds))
+        }
+    };
+
     let mut rebuilds = Vec::new();
+    let mut sealed_rebuilds = Vec::new();
     for department in Department::ALL {
-        let writer = writer_pool(settings, department, None, 2);
-        let report = rebuild(department, &owner, &writer, &options, None).await?;
-        tracing::info!(department = %department, events_per_second = report.events_per_second, "rebuild measured");
-        rebuilds.push(report);
-        writer.close().await;
+        let mut best_off: Option<RebuildReport> = None;
+        let mut best_on: Option<RebuildReport> = None;
+        for _ in 0..reps.max(1) {
+            let report = rebuild_one(clear, &owner, department, &off).await?;
+            best_off = Some(faster(best_off, report));
+            if let Some((settings, owner, on, _)) = &sealed {
+                let report = rebuild_one(settings, owner, department, on).await?;
+                best_on = Some(faster(best_on, report));
+            }
+        }
+        rebuilds.extend(best_off);
+        sealed_rebuilds.extend(best_on);
     }
     owner.close().await;
+    let sealed = match sealed {
+        Some((_, owner, _, generate_seconds)) => {
+            owner.close().await;
+            Some(SealedRebuildReport {
+                events,
+                generate_seconds,
+                rebuilds: sealed_rebuilds,
+            })
+        }
+        None => None,
+    };
     Ok(RebuildBenchReport {
         events,
         generate_seconds,
         rebuilds,
         raw_upsert_rows_per_second,
+        repetitions: reps.max(1),
+        sealed,
     })
+}
+
+/// The faster of two rebuilds.
+fn faster(best: Option<RebuildReport>, report: RebuildReport) -> RebuildReport {
+    match best {
+        Some(best) if best.events_per_second >= report.events_per_second => best,
+        _ => report,
+    }
+}
+
+/// Rebuilds one department with its own writer role.
+async fn rebuild_one(
+    settings: &DbSettings,
+    owner: &PgPool,
+    department: Department,
+    options: &RebuildOptions,
+) -> Result<RebuildReport, ProjectionError> {
+    let writer = writer_pool(settings, department, None, 2);
+    let report = rebuild(department, owner, &writer, options, None).await;
+    writer.close().await;
+    let report = report?;
+    tracing::info!(department = %department, events_per_second = report.events_per_second, sealed = options.master_keys.is_some(), "rebuild measured");
+    Ok(report)
 }
 
 /// Customers per generating statement: each statement holds their five events ordered by
@@ -535,6 +711,79 @@ async fn generate(owner: &PgPool, customers: u64) -> Result<(), ProjectionError>
     }
     owner.execute("ANALYZE events").await?;
     Ok(())
+}
+
+/// The staging table of [`generate_sealed`]: the columns [`GENERATE`] writes, in the
+/// order it writes them.
+const STAGE: &str = "CREATE UNLOGGED TABLE bench_stage (
+    ord bigserial PRIMARY KEY, aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+    sequence bigint NOT NULL, event_type text NOT NULL, event_version text NOT NULL,
+    payload json NOT NULL, metadata json NOT NULL)";
+
+/// [`generate`], sealed: each chunk is generated by the same statement into a staging
+/// table, read back in order, and appended through the sealing repository in one
+/// append (one statement, as [`GENERATE`] is), so that the two stores hold the same
+/// events in the same commit order.
+async fn generate_sealed(
+    owner: &PgPool,
+    customers: u64,
+    masters: &Arc<MasterKeys>,
+) -> Result<(), ProjectionError> {
+    owner
+        .execute(format!("DROP TABLE IF EXISTS bench_stage; {STAGE}").as_str())
+        .await?;
+    let stage = GENERATE.replacen("INSERT INTO events", "INSERT INTO bench_stage", 1);
+    let repo = EventRepository::new(owner.clone()).with_keyring(Keyring::all(masters.clone()));
+    let mut from = 1u64;
+    while from <= customers {
+        let to = (from + GENERATE_CHUNK - 1).min(customers);
+        sqlx::query(&stage)
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(i64::try_from(to).unwrap_or(i64::MAX))
+            .execute(owner)
+            .await?;
+        let rows: Vec<StagedRow> = sqlx::query_as(
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata \
+               FROM bench_stage ORDER BY ord",
+        )
+        .fetch_all(owner)
+        .await?;
+        let events = rows
+            .into_iter()
+            .map(|r| {
+                Ok(SerializedEvent {
+                    aggregate_id: r.aggregate_id,
+                    sequence: usize::try_from(r.sequence)
+                        .map_err(|e| ProjectionError::Bench(e.to_string()))?,
+                    aggregate_type: r.aggregate_type,
+                    event_type: r.event_type,
+                    event_version: r.event_version,
+                    payload: r.payload.0,
+                    metadata: r.metadata.0,
+                })
+            })
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        repo.append(&events)
+            .await
+            .map_err(|e| ProjectionError::Bench(format!("sealed append: {e}")))?;
+        owner.execute("TRUNCATE bench_stage").await?;
+        from = to + 1;
+    }
+    owner
+        .execute("DROP TABLE bench_stage; ANALYZE events")
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct StagedRow {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: sqlx::types::Json<serde_json::Value>,
+    metadata: sqlx::types::Json<serde_json::Value>,
 }
 
 /// The baseline: as many rows as events, of the contact card's shape, upserted in

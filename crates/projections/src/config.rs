@@ -1,7 +1,10 @@
 //! The projectors' configuration.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use lae_store::crypto::MasterKeys;
 
 use crate::error::ProjectionError;
 
@@ -48,6 +51,10 @@ pub struct ProjectorConfig {
     pub db_password: Option<String>,
     /// Connections per department pool.
     pub db_pool_size: u32,
+    /// The master keys that unwrap the data keys of sealed personal fields. Without
+    /// them every sealed field reads as withheld (and events that cannot do without
+    /// one are skipped as redacted).
+    pub master_keys: Option<Arc<MasterKeys>>,
 }
 
 impl Default for ProjectorConfig {
@@ -66,6 +73,7 @@ impl Default for ProjectorConfig {
             lag_poll: Duration::from_secs(1),
             db_password: None,
             db_pool_size: 2,
+            master_keys: None,
         }
     }
 }
@@ -74,7 +82,9 @@ impl ProjectorConfig {
     /// The defaults, overridden by `NATS_URL`, `LAE_NATS_STREAM`,
     /// `LAE_NATS_SUBJECT_PREFIX`, `LAE_PROJECTION_CONSUMER_PREFIX`,
     /// `LAE_PROJECTION_BATCH_SIZE`, `LAE_PROJECTION_BATCH_LINGER_MS` and
-    /// `LAE_PROJECTION_DB_PASSWORD` where set and not empty.
+    /// `LAE_PROJECTION_DB_PASSWORD` where set and not empty, and the master keys from
+    /// `LAE_MASTER_KEY` or `LAE_MASTER_KEY_FILE` (with `LAE_MASTER_KEY_PREVIOUS` or
+    /// `LAE_MASTER_KEY_PREVIOUS_FILE` during a rotation).
     pub fn from_env() -> Result<Self, ProjectionError> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
@@ -97,6 +107,10 @@ impl ProjectorConfig {
             })?),
             None => defaults.batch_linger,
         };
+        // The key error never quotes the key.
+        let master_keys = MasterKeys::from_lookup(&lookup)
+            .map_err(|e| ProjectionError::Config(e.to_string()))?
+            .map(Arc::new);
         let config = Self {
             nats_url: var("NATS_URL").unwrap_or(defaults.nats_url),
             stream: var("LAE_NATS_STREAM").unwrap_or(defaults.stream),
@@ -106,6 +120,7 @@ impl ProjectorConfig {
             batch_size,
             batch_linger,
             db_password: var("LAE_PROJECTION_DB_PASSWORD"),
+            master_keys,
             ..defaults
         };
         config.validate()?;
@@ -166,7 +181,8 @@ impl ProjectorConfig {
 }
 
 impl fmt::Debug for ProjectorConfig {
-    // The URL may carry credentials and the password is one: show neither.
+    // The URL may carry credentials and the password is one: show neither. A master
+    // key shows its public id only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nats = match self.nats_url.rsplit_once('@') {
             Some((_, host)) => format!("***@{host}"),
@@ -182,6 +198,10 @@ impl fmt::Debug for ProjectorConfig {
             .field("ack_wait", &self.ack_wait)
             .field("retry_delay", &self.retry_delay)
             .field("db_password", &self.db_password.as_ref().map(|_| "***"))
+            .field(
+                "master_key",
+                &self.master_keys.as_ref().map(|m| m.current().id()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -209,6 +229,22 @@ mod tests {
         assert_eq!(config.db_password, None);
         assert_eq!(config.consumer_name(Department::Sales), "t1_sales");
         assert!(!format!("{config:?}").contains("pw"));
+        assert!(config.master_keys.is_none());
+    }
+
+    #[test]
+    fn master_keys_come_from_the_environment_and_never_show() {
+        let key = "42".repeat(32);
+        let config = ProjectorConfig::from_lookup(|k| (k == "LAE_MASTER_KEY").then(|| key.clone()))
+            .expect("valid");
+        let masters = config.master_keys.as_ref().expect("master keys");
+        assert!(format!("{config:?}").contains(masters.current().id()));
+        assert!(!format!("{config:?}").contains("4242"));
+        let bad = ProjectorConfig::from_lookup(|k| {
+            (k == "LAE_MASTER_KEY").then(|| "not-a-key-4242".to_owned())
+        });
+        let message = bad.expect_err("refused").to_string();
+        assert!(!message.contains("4242"), "{message}");
     }
 
     #[test]

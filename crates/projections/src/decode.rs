@@ -1,19 +1,39 @@
 //! From an envelope's payload to a domain event: the one place per projector where
-//! that happens.
+//! that happens, and where personal fields are opened.
 //!
-//! Personal fields will be encrypted per customer and data category (issue 8). The
-//! decryptor goes into [`Decoder::decode`], between the stored text and serde: each
-//! projector holds its own [`Decoder`], built for its department, so that it can be
-//! given the keys of the categories that department may see and no others. Nothing
-//! else in this crate reads a payload.
+//! Personal fields are stored sealed, with a key per customer and data category
+//! (issue 8, `lae_store::crypto`). Each projector holds its own [`Decoder`], built for
+//! its department: [`Decoder::with_keys`] gives it a keyring for the categories that
+//! department may see ([`Department::categories`]) and no others, and PostgreSQL's
+//! grants on `keys.*` decide what its writer role may actually read. Nothing else in
+//! this crate reads a payload.
+//!
+//! Decoding is split so that key loading stays out of it: [`Payload::read`] parses a
+//! sealed payload once and names the keys it needs ([`Payload::needs`]); the caller
+//! loads the keys of a whole batch in one query per category ([`crate::apply`]) on its
+//! own connection; [`Decoder::decode_read`] then opens the fields from the cache and
+//! deserializes the event from the parsed value. A clear payload (no sealed field:
+//! events without personal data, events written before encryption) is deserialized
+//! straight from its text, as before.
+//!
+//! A field whose key was destroyed (the customer was erased) reads `[erased]`, one the
+//! department may not read `[withheld]`. When the event still deserializes (free texts
+//! such as a ticket's reason accept those words) it is applied; otherwise it is
+//! *redacted* ([`DecodeError::Redacted`]): skipped without holding anything back.
+
+use std::sync::Arc;
 
 use cqrs_es::DomainEvent;
+use lae_domain::DataCategory;
 use lae_domain::contract::ContractEvent;
 use lae_domain::customer::CustomerEvent;
 use lae_domain::invoice::InvoiceEvent;
 use lae_domain::offer::OfferEvent;
 use lae_domain::ticket::TicketEvent;
+use lae_store::crypto::cipher::sealed_text;
+use lae_store::crypto::{KeyError, Keyring, MasterKeys, Opened, WITHHELD};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::department::Department;
@@ -45,6 +65,18 @@ pub struct Decoded<'a> {
     pub event: Event,
 }
 
+impl Decoded<'_> {
+    /// The customer whose personal data this event erases, if it is an erasure.
+    #[must_use]
+    pub fn erased_customer(&self) -> Option<Uuid> {
+        matches!(
+            self.event,
+            Event::Customer(CustomerEvent::CustomerErased { .. })
+        )
+        .then_some(self.id)
+    }
+}
+
 /// Why a payload could not be turned into a domain event. Messages never quote the
 /// payload: it holds personal data.
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +100,9 @@ pub enum DecodeError {
     Payload {
         /// The event type.
         event_type: String,
-        /// Where serde stopped.
+        /// Where serde stopped (0 when decoded from an opened value).
         line: usize,
-        /// Where serde stopped.
+        /// Where serde stopped (0 when decoded from an opened value).
         column: usize,
     },
     /// The payload's own type tag disagrees with the envelope.
@@ -81,22 +113,114 @@ pub enum DecodeError {
         /// The payload's tag.
         payload: String,
     },
+    /// A sealed field does not open: altered or misplaced ciphertext, a payload that
+    /// names no data subject, or keys that were not loaded first.
+    #[error("the personal fields of a {event_type} event do not open: {source}")]
+    Sealed {
+        /// The event type.
+        event_type: String,
+        /// Why (never quotes a value).
+        #[source]
+        source: KeyError,
+    },
+    /// Some personal fields read `[erased]` or `[withheld]` and the rest does not make
+    /// a valid event: there is nothing this department can apply. Not a failure: the
+    /// event is skipped and its sequence recorded.
+    #[error(
+        "a {event_type} event is redacted here (erased fields: {erased}, withheld fields: {withheld})"
+    )]
+    Redacted {
+        /// The event type.
+        event_type: String,
+        /// Some field's key was destroyed (its customer was erased).
+        erased: bool,
+        /// Some field's category may not be read by this department.
+        withheld: bool,
+    },
+}
+
+/// Marks a payload that may hold sealed fields: the member name of a sealed value
+/// (`lae_store::crypto::cipher::SEALED_MEMBER`) as JSON text. serde_json writes it as
+/// is, and the store, the relay and the store reader copy payload text byte for byte,
+/// so a payload without it has no sealed field and is deserialized straight from text.
+const SEALED_MARK: &str = "\"$enc\"";
+
+/// A payload read ahead of its decoding (see the module docs). It never shows its
+/// content, not even in `Debug`.
+pub struct Payload(Option<Value>);
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("sealed", &self.is_sealed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Payload {
+    /// Reads an envelope's payload: parsed once if it holds sealed fields, left as
+    /// text otherwise. A payload that does not parse is left as text too, for
+    /// [`Decoder::decode_read`] to report where it fails.
+    #[must_use]
+    pub fn read(envelope: &Envelope) -> Self {
+        if !envelope.payload.contains(SEALED_MARK) {
+            return Self(None);
+        }
+        Self(serde_json::from_str(&envelope.payload).ok())
+    }
+
+    /// Whether the payload was parsed to be opened.
+    #[must_use]
+    pub fn is_sealed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The (subject, category) keys opening this payload needs. Empty for a clear
+    /// payload; also empty when the payload names no subject, which opening reports.
+    #[must_use]
+    pub fn needs(&self, envelope: &Envelope) -> Vec<(Uuid, DataCategory)> {
+        self.0.as_ref().map_or_else(Vec::new, |value| {
+            Keyring::needs(
+                &envelope.aggregate_type,
+                &envelope.aggregate_id,
+                &envelope.event_type,
+                value,
+            )
+            .unwrap_or_default()
+        })
+    }
 }
 
 /// Turns payloads into domain events for one department (see the module docs).
 #[derive(Debug, Clone)]
 pub struct Decoder {
     department: Department,
+    /// The department's keys; `None` reads every sealed field as withheld.
+    keyring: Option<Keyring>,
 }
 
 /// The only event version this code reads.
 const VERSION: &str = "1.0";
 
 impl Decoder {
-    /// A decoder for one department's projector.
+    /// A decoder without keys: sealed fields read as `[withheld]`.
     #[must_use]
     pub fn new(department: Department) -> Self {
-        Self { department }
+        Self {
+            department,
+            keyring: None,
+        }
+    }
+
+    /// A decoder with the keys of the categories `department` may see
+    /// ([`Department::categories`]), unwrapped with `masters`. Which of them its
+    /// connection may actually read is asked of PostgreSQL when keys are first loaded.
+    #[must_use]
+    pub fn with_keys(department: Department, masters: Arc<MasterKeys>) -> Self {
+        Self {
+            department,
+            keyring: Some(Keyring::new(masters, department.categories())),
+        }
     }
 
     /// The department the decoder works for.
@@ -105,9 +229,32 @@ impl Decoder {
         self.department
     }
 
-    /// Decodes an envelope's payload. This is where a decryptor will be inserted:
-    /// the payload text goes in, a plain domain event comes out.
+    /// The keyring, for the caller to load a batch's keys into before decoding it.
+    #[must_use]
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
+    }
+
+    /// Drops an erased customer's keys from the cache.
+    pub fn forget(&self, subject: Uuid) {
+        if let Some(keyring) = &self.keyring {
+            keyring.forget(subject);
+        }
+    }
+
+    /// Decodes an envelope's payload (see [`Decoder::decode_read`]). The keys of its
+    /// sealed fields must have been loaded.
     pub fn decode<'a>(&self, envelope: &'a Envelope) -> Result<Decoded<'a>, DecodeError> {
+        self.decode_read(envelope, Payload::read(envelope))
+    }
+
+    /// Decodes an envelope whose payload was read ahead ([`Payload::read`]): opens its
+    /// sealed fields with the cached keys, then deserializes the domain event.
+    pub fn decode_read<'a>(
+        &self,
+        envelope: &'a Envelope,
+        payload: Payload,
+    ) -> Result<Decoded<'a>, DecodeError> {
         let id = Uuid::parse_str(&envelope.aggregate_id)
             .map_err(|_| DecodeError::AggregateId(envelope.aggregate_type.clone()))?;
         if envelope.event_version != VERSION {
@@ -116,13 +263,12 @@ impl Decoder {
                 version: envelope.event_version.clone(),
             });
         }
-        let payload = envelope.payload.as_str();
         let event = match envelope.aggregate_type.as_str() {
-            "Customer" => Event::Customer(parse::<CustomerEvent>(envelope, payload)?),
-            "Offer" => Event::Offer(parse::<OfferEvent>(envelope, payload)?),
-            "Contract" => Event::Contract(parse::<ContractEvent>(envelope, payload)?),
-            "Invoice" => Event::Invoice(parse::<InvoiceEvent>(envelope, payload)?),
-            "Ticket" => Event::Ticket(parse::<TicketEvent>(envelope, payload)?),
+            "Customer" => Event::Customer(self.parse(envelope, payload)?),
+            "Offer" => Event::Offer(self.parse(envelope, payload)?),
+            "Contract" => Event::Contract(self.parse(envelope, payload)?),
+            "Invoice" => Event::Invoice(self.parse(envelope, payload)?),
+            "Ticket" => Event::Ticket(self.parse(envelope, payload)?),
             other => return Err(DecodeError::UnknownAggregate(other.to_owned())),
         };
         Ok(Decoded {
@@ -131,25 +277,83 @@ impl Decoder {
             event,
         })
     }
+
+    fn parse<E: DeserializeOwned + DomainEvent>(
+        &self,
+        envelope: &Envelope,
+        payload: Payload,
+    ) -> Result<E, DecodeError> {
+        let schema_error = |e: serde_json::Error| DecodeError::Payload {
+            event_type: envelope.event_type.clone(),
+            line: e.line(),
+            column: e.column(),
+        };
+        let event: E = match payload.0 {
+            None => serde_json::from_str(&envelope.payload).map_err(schema_error)?,
+            Some(mut value) => {
+                let opened = self.open(envelope, &mut value)?;
+                match serde_json::from_value(value) {
+                    Ok(event) => event,
+                    Err(_) if opened.is_redacted() => {
+                        return Err(DecodeError::Redacted {
+                            event_type: envelope.event_type.clone(),
+                            erased: opened.erased,
+                            withheld: opened.withheld,
+                        });
+                    }
+                    Err(e) => return Err(schema_error(e)),
+                }
+            }
+        };
+        let tag = event.event_type();
+        if tag != envelope.event_type {
+            return Err(DecodeError::TypeMismatch {
+                envelope: envelope.event_type.clone(),
+                payload: tag,
+            });
+        }
+        Ok(event)
+    }
+
+    /// Replaces the sealed fields of `value` with their clear values, or with
+    /// `[erased]` / `[withheld]`.
+    fn open(&self, envelope: &Envelope, value: &mut Value) -> Result<Opened, DecodeError> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(withhold(
+                &envelope.aggregate_type,
+                &envelope.event_type,
+                value,
+            ));
+        };
+        keyring
+            .open(
+                &envelope.aggregate_type,
+                &envelope.aggregate_id,
+                &envelope.event_type,
+                value,
+            )
+            .map_err(|source| DecodeError::Sealed {
+                event_type: envelope.event_type.clone(),
+                source,
+            })
+    }
 }
 
-fn parse<E: DeserializeOwned + DomainEvent>(
-    envelope: &Envelope,
-    payload: &str,
-) -> Result<E, DecodeError> {
-    let event: E = serde_json::from_str(payload).map_err(|e| DecodeError::Payload {
-        event_type: envelope.event_type.clone(),
-        line: e.line(),
-        column: e.column(),
-    })?;
-    let tag = event.event_type();
-    if tag != envelope.event_type {
-        return Err(DecodeError::TypeMismatch {
-            envelope: envelope.event_type.clone(),
-            payload: tag,
-        });
+/// What a decoder without keys makes of sealed fields: `[withheld]`.
+fn withhold(aggregate_type: &str, event_type: &str, value: &mut Value) -> Opened {
+    let mut opened = Opened::default();
+    let Value::Object(fields) = value else {
+        return opened;
+    };
+    for personal in lae_domain::classify(aggregate_type, event_type).personal_fields {
+        if let Some(field) = fields.get_mut(personal.field)
+            && sealed_text(field).is_some()
+        {
+            *field = Value::String(WITHHELD.to_owned());
+            opened.withheld = true;
+        }
     }
-    Ok(event)
+    opened
 }
 
 #[cfg(test)]
@@ -215,5 +419,76 @@ mod tests {
             decoder.decode(&env),
             Err(DecodeError::UnsupportedVersion { .. })
         ));
+    }
+
+    /// A catalog example with its personal fields sealed, as the store writes them.
+    fn sealed_example(event_type: &str) -> (Envelope, Uuid) {
+        let entry = lae_domain::catalog::entries()
+            .into_iter()
+            .find(|e| e.event_type == event_type)
+            .expect("example");
+        let mut payload = entry.example.clone();
+        let classification = lae_domain::classify(entry.aggregate_type, event_type);
+        let subject = classification
+            .subject_field
+            .and_then(|f| payload.get(f))
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .unwrap_or(Uuid::from_u128(2));
+        let key = lae_store::crypto::DataKey::generate();
+        for personal in classification.personal_fields {
+            if let Some(field) = payload.get_mut(personal.field) {
+                *field = key.seal(subject, personal.category, personal.field, field);
+            }
+        }
+        (
+            envelope(entry.aggregate_type, event_type, &payload.to_string()),
+            subject,
+        )
+    }
+
+    #[test]
+    fn the_sealed_mark_is_the_sealed_member_as_json() {
+        assert_eq!(
+            SEALED_MARK,
+            format!("\"{}\"", lae_store::crypto::cipher::SEALED_MEMBER)
+        );
+        let (sealed, _) = sealed_example("HealthDeclared");
+        assert!(Payload::read(&sealed).is_sealed());
+        let clear = lae_domain::catalog::entries()
+            .into_iter()
+            .find(|e| e.event_type == "HealthDeclared")
+            .expect("example");
+        let clear = envelope("Customer", "HealthDeclared", &clear.example.to_string());
+        assert!(!Payload::read(&clear).is_sealed());
+        assert!(Payload::read(&clear).needs(&clear).is_empty());
+    }
+
+    #[test]
+    fn without_keys_sealed_fields_are_withheld_and_events_that_need_them_redacted() {
+        let decoder = Decoder::new(Department::Legal);
+        let (health, subject) = sealed_example("HealthDeclared");
+        let payload = Payload::read(&health);
+        assert_eq!(
+            payload.needs(&health),
+            [(subject, DataCategory::Health)],
+            "one key per subject and category"
+        );
+        assert!(!format!("{payload:?}").contains("enc"));
+        match decoder.decode_read(&health, payload) {
+            Err(DecodeError::Redacted {
+                erased: false,
+                withheld: true,
+                ..
+            }) => {}
+            other => panic!("expected a redacted event, got {other:?}"),
+        }
+        // A free text accepts the placeholder: the event is applied without it.
+        let (ticket, _) = sealed_example("TicketOpened");
+        let decoded = decoder.decode(&ticket).expect("a ticket still decodes");
+        let Event::Ticket(TicketEvent::TicketOpened { reason, .. }) = decoded.event else {
+            panic!("not a ticket opening");
+        };
+        assert_eq!(reason.as_str(), WITHHELD);
     }
 }

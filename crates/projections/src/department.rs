@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use lae_domain::DataCategory;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
@@ -77,6 +78,20 @@ impl Department {
         }
     }
 
+    /// The categories of personal data the department may read: its projector is
+    /// given the keys of these and no others (and PostgreSQL's grants on `keys.*`
+    /// narrow it further, see migration 0007).
+    #[must_use]
+    pub fn categories(self) -> &'static [DataCategory] {
+        match self {
+            Self::CustomerService => &[DataCategory::Contact],
+            Self::Legal => &[DataCategory::Contact, DataCategory::Health],
+            Self::Sales => &[DataCategory::Contact, DataCategory::Profile],
+            Self::Billing => &[DataCategory::Contact, DataCategory::Bank],
+            Self::Management => &[],
+        }
+    }
+
     /// Whether the department follows events of this aggregate type.
     #[must_use]
     pub fn follows(self, aggregate_type: &str) -> bool {
@@ -134,6 +149,24 @@ mod tests {
             Some(Department::CustomerService)
         );
         assert!("hr".parse::<Department>().is_err());
+    }
+
+    #[test]
+    fn each_department_may_read_the_categories_of_its_data() {
+        use DataCategory::{Bank, Contact, Health, Profile};
+        assert_eq!(Department::CustomerService.categories(), [Contact]);
+        assert_eq!(Department::Legal.categories(), [Contact, Health]);
+        assert_eq!(Department::Sales.categories(), [Contact, Profile]);
+        assert_eq!(Department::Billing.categories(), [Contact, Bank]);
+        assert!(Department::Management.categories().is_empty());
+        // Health, bank and profile data each reach one department only.
+        for category in [Health, Bank, Profile] {
+            let readers = Department::ALL
+                .into_iter()
+                .filter(|d| d.categories().contains(&category))
+                .count();
+            assert_eq!(readers, 1, "{category:?}");
+        }
     }
 
     #[test]

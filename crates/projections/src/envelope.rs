@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 /// One event with its identity and position, and its payload as stored.
 ///
-/// The payload is kept as text: personal fields in it will be ciphertext (issue 8),
-/// and it is turned into a domain event in one place only ([`crate::Decoder::decode`]).
+/// The payload is kept as text: its personal fields are sealed (issue 8), and it is
+/// turned into a domain event in one place only ([`crate::Decoder::decode`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Envelope {
     /// Deterministic event id (UUIDv5 of `type:id:sequence`), the `Nats-Msg-Id`.

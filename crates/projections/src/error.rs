@@ -19,6 +19,10 @@ pub enum ProjectionError {
     /// PostgreSQL failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The data keys of sealed personal fields could not be used (a master key that is
+    /// not configured or does not unwrap them).
+    #[error("data keys: {0}")]
+    Keys(lae_store::crypto::KeyError),
     /// The database settings could not be used.
     #[error("database settings: {0}")]
     Db(#[from] lae_store::db::DbError),
@@ -45,4 +49,13 @@ pub enum ProjectionError {
     /// A benchmark could not run (its relay, its data generation, its bookkeeping).
     #[error("benchmark: {0}")]
     Bench(String),
+}
+
+impl From<crate::apply::ApplyError> for ProjectionError {
+    fn from(error: crate::apply::ApplyError) -> Self {
+        match error {
+            crate::apply::ApplyError::Database(e) => Self::Database(e),
+            crate::apply::ApplyError::Keys(e) => Self::Keys(e),
+        }
+    }
 }

@@ -10,8 +10,8 @@
 //! # Layout
 //! - [`department`]: the departments and the names derived from them.
 //! - [`envelope`]: the relay's message as read here.
-//! - [`decode`]: payload → domain event, in one function per projector (the place a
-//!   decryptor will take, issue 8).
+//! - [`decode`]: payload → domain event, in one place per projector, where sealed
+//!   personal fields are opened with the department's keys (issue 8).
 //! - [`apply`]: idempotency (per-aggregate sequence, or per global position for
 //!   management) and the transaction of one batch.
 //! - `departments`: one module per department writing its tables (`table` holds the
@@ -37,9 +37,9 @@ pub mod rebuild;
 pub mod store_reader;
 mod table;
 
-pub use apply::{Replay, Verdict, apply, apply_replay};
+pub use apply::{ApplyError, Replay, Verdict, apply, apply_replay};
 pub use config::ProjectorConfig;
-pub use decode::{Decoded, Decoder, Event};
+pub use decode::{DecodeError, Decoded, Decoder, Event, Payload};
 pub use department::Department;
 pub use departments::management::{Kpis, kpis};
 pub use envelope::Envelope;

@@ -20,6 +20,7 @@ pub struct DepartmentMetrics {
     duplicates: AtomicU64,
     gaps: AtomicU64,
     undecodable: AtomicU64,
+    redacted: AtomicU64,
     malformed: AtomicU64,
     batches: AtomicU64,
     batch_failures: AtomicU64,
@@ -46,6 +47,8 @@ impl DepartmentMetrics {
         self.gaps.fetch_add(count(Verdict::Gap), Ordering::Relaxed);
         self.undecodable
             .fetch_add(count(Verdict::Undecodable), Ordering::Relaxed);
+        self.redacted
+            .fetch_add(count(Verdict::Redacted), Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
         if let Some((position, recorded_at)) = last_applied {
             self.last_applied_position
@@ -93,6 +96,12 @@ impl DepartmentMetrics {
     /// Deliveries held back because their payload could not be decoded.
     pub fn undecodable(&self) -> u64 {
         self.undecodable.load(Ordering::Relaxed)
+    }
+
+    /// Events skipped because their personal fields were erased or are withheld from
+    /// this department (their sequence is recorded; nothing is held back).
+    pub fn redacted(&self) -> u64 {
+        self.redacted.load(Ordering::Relaxed)
     }
 
     /// Batches committed.
@@ -171,6 +180,8 @@ pub struct DepartmentStatus {
     pub gaps: u64,
     /// Deliveries held back for an undecodable payload.
     pub undecodable: u64,
+    /// Events skipped as redacted (erased or withheld personal data).
+    pub redacted: u64,
     /// Batches rolled back.
     pub batch_failures: u64,
     /// Messages not yet acknowledged.
@@ -220,6 +231,7 @@ impl ProjectionMetrics {
                         duplicates: m.duplicates(),
                         gaps: m.gaps(),
                         undecodable: m.undecodable(),
+                        redacted: m.redacted(),
                         batch_failures: m.batch_failures(),
                         events_behind: m.events_behind(),
                         lag_seconds: m.lag_seconds(now),
@@ -272,6 +284,12 @@ impl ProjectionMetrics {
             "counter",
             "Deliveries held back because the payload could not be decoded.",
             &|m| m.undecodable().to_string(),
+        );
+        family(
+            "redacted_total",
+            "counter",
+            "Events skipped because their personal fields were erased or are withheld from the department.",
+            &|m| m.redacted().to_string(),
         );
         family(
             "malformed_total",
@@ -347,6 +365,7 @@ mod tests {
                 Verdict::Duplicate,
                 Verdict::Gap,
                 Verdict::Applied,
+                Verdict::Redacted,
             ],
             Some((42, at)),
         );
@@ -356,6 +375,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("lae_projection_duplicates_total{department=\"sales\"} 1\n"));
+        assert!(text.contains("lae_projection_redacted_total{department=\"sales\"} 1\n"));
         assert!(text.contains("lae_projection_gaps_total{department=\"legal\"} 0\n"));
         assert!(text.contains("lae_projection_last_applied_position{department=\"sales\"} 42\n"));
         assert!(text.contains("lae_projection_last_applied_timestamp_seconds{department=\"sales\"} 1700000000.000000\n"));

@@ -22,7 +22,7 @@ use lae_store::db::DbSettings;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::apply::{Verdict, apply};
+use crate::apply::{ApplyError, Verdict, apply};
 use crate::config::ProjectorConfig;
 use crate::db::writer_pool;
 use crate::decode::Decoder;
@@ -50,8 +50,12 @@ pub async fn run_projector(
     let mut shutdown = std::pin::pin!(shutdown);
     let client = nats::connect(&config, &format!("lae-projection {department}")).await?;
     let context = nats::context(client.clone());
+    let decoder = match &config.master_keys {
+        Some(masters) => Decoder::with_keys(department, masters.clone()),
+        None => Decoder::new(department),
+    };
     let projector = Projector {
-        decoder: Decoder::new(department),
+        decoder,
         pool,
         config: &config,
         metrics: m,
@@ -264,7 +268,7 @@ impl Projector<'_> {
             .iter()
             .zip(&verdicts)
             .rev()
-            .find(|(_, v)| **v == Verdict::Applied)
+            .find(|(_, v)| matches!(v, Verdict::Applied | Verdict::Redacted))
             .map(|(e, _)| (e.global_position, e.recorded_at));
         self.metrics.record_batch(&verdicts, last_applied);
         if let Some(Ok(info)) = batch.last().map(Message::info) {
@@ -276,7 +280,7 @@ impl Projector<'_> {
     async fn apply_in_transaction(
         &self,
         envelopes: &[Envelope],
-    ) -> Result<Vec<Verdict>, sqlx::Error> {
+    ) -> Result<Vec<Verdict>, ApplyError> {
         let mut tx = self.pool.begin().await?;
         let verdicts = apply(
             &mut tx,

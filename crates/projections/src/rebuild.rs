@@ -33,21 +33,23 @@
 //! afterwards the new ones, and neither is ever locked against reading. The copy was
 //! granted exactly like the live schema, so the reader and writer roles lose nothing.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lae_store::crypto::MasterKeys;
 use lae_store::db::{DbSettings, quote_ident};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 
-use crate::apply::{Replay, Verdict, apply, apply_replay};
+use crate::apply::{ApplyError, Replay, Verdict, apply, apply_replay};
 use crate::db::writer_options;
 use crate::decode::Decoder;
 use crate::department::Department;
 use crate::envelope::Envelope;
 use crate::error::ProjectionError;
 use crate::metrics::ProjectionMetrics;
-use crate::store_reader::{CommitPosition, read_after};
+use crate::store_reader::{CommitPosition, read_after_using};
 
 /// How a rebuild reads and waits.
 #[derive(Debug, Clone)]
@@ -56,6 +58,10 @@ pub struct RebuildOptions {
     pub batch_size: usize,
     /// How long the pause waits for the live projector's batch in flight.
     pub lock_timeout: Duration,
+    /// The master keys that unwrap the data keys of sealed personal fields, as the
+    /// live projector has them ([`crate::ProjectorConfig::master_keys`]). Without them
+    /// sealed fields read as withheld, and the rebuilt read model lacks them.
+    pub master_keys: Option<Arc<MasterKeys>>,
 }
 
 impl Default for RebuildOptions {
@@ -63,6 +69,7 @@ impl Default for RebuildOptions {
         Self {
             batch_size: 10_000,
             lock_timeout: Duration::from_secs(30),
+            master_keys: None,
         }
     }
 }
@@ -76,6 +83,9 @@ pub struct RebuildReport {
     pub events_replayed: u64,
     /// Events applied during the pause (the final catch-up).
     pub events_caught_up: u64,
+    /// Events skipped as redacted (personal data erased, or withheld from the
+    /// department's role), replay and catch-up together.
+    pub events_redacted: u64,
     /// Seconds spent replaying before the pause.
     pub replay_seconds: f64,
     /// Seconds the live projector was paused.
@@ -187,6 +197,9 @@ struct Rebuild<'a> {
     copy: String,
     cursor: CommitPosition,
     held: usize,
+    redacted: u64,
+    /// The event types whose payload the department reads (the others are not read).
+    used: Vec<String>,
     /// In-memory bookkeeping while replaying; `None` once handed over to the table.
     replay: Option<Replay>,
 }
@@ -198,15 +211,21 @@ impl<'a> Rebuild<'a> {
         writer: &'a PgPool,
         options: &'a RebuildOptions,
     ) -> Self {
+        let decoder = match &options.master_keys {
+            Some(masters) => Decoder::with_keys(department, masters.clone()),
+            None => Decoder::new(department),
+        };
         Self {
             department,
-            decoder: Decoder::new(department),
+            decoder,
             owner,
             writer,
             options,
             copy: copy_schema(department),
             cursor: CommitPosition::default(),
             held: 0,
+            redacted: 0,
+            used: crate::departments::used_event_types(department),
             replay: Some(Replay::default()),
         }
     }
@@ -288,6 +307,7 @@ impl<'a> Rebuild<'a> {
             department: self.department,
             events_replayed: replayed,
             events_caught_up: caught_up,
+            events_redacted: self.redacted,
             replay_seconds,
             pause_seconds,
             total_seconds,
@@ -301,7 +321,9 @@ impl<'a> Rebuild<'a> {
         let types = self.department.aggregate_types();
         let size = self.options.batch_size;
         let mut total = 0u64;
-        let (mut batch, mut next) = read_after(self.owner, types, self.cursor, size).await?;
+        let used = Some(self.used.as_slice());
+        let (mut batch, mut next) =
+            read_after_using(self.owner, types, used, self.cursor, size).await?;
         while !batch.is_empty() {
             total += batch.len() as u64;
             let more = batch.len() == size;
@@ -316,13 +338,15 @@ impl<'a> Rebuild<'a> {
                 ),
                 async {
                     if more {
-                        Some(read_after(self.owner, types, next, size).await)
+                        Some(read_after_using(self.owner, types, used, next, size).await)
                     } else {
                         None
                     }
                 }
             );
-            self.held += applied?;
+            let (held, redacted) = applied?;
+            self.held += held;
+            self.redacted += redacted;
             self.cursor = next;
             match read {
                 Some(read) => (batch, next) = read?,
@@ -332,7 +356,8 @@ impl<'a> Rebuild<'a> {
         Ok(total)
     }
 
-    /// Applies one batch to the copy, as the writer role; returns how many were held back.
+    /// Applies one batch to the copy, as the writer role; returns how many were held back
+    /// and how many skipped as redacted.
     async fn apply_batch(
         department: Department,
         decoder: &Decoder,
@@ -340,7 +365,7 @@ impl<'a> Rebuild<'a> {
         copy: &str,
         replay: Option<&mut Replay>,
         batch: &[Envelope],
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<(usize, u64), ApplyError> {
         let mut tx = writer.begin().await?;
         let verdicts = match replay {
             Some(replay) => apply_replay(&mut tx, decoder, copy, batch, replay).await?,
@@ -361,6 +386,7 @@ impl<'a> Rebuild<'a> {
                 "the rebuild cannot apply some events"
             );
         }
-        Ok(held)
+        let redacted = verdicts.iter().filter(|v| **v == Verdict::Redacted).count() as u64;
+        Ok((held, redacted))
     }
 }

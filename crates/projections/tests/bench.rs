@@ -3,7 +3,10 @@
 //! `cargo test -p lae-projections --release --test bench -- --ignored --nocapture`
 //! (`LAE_BENCH_EVENTS` sets the size of the store to rebuild, 1,000,000 by default;
 //! `LAE_BENCH_ONLY=lag` or `rebuild` runs one of the two; `LAE_BENCH_LINGER_MS` sets the
-//! projectors' batch linger).
+//! projectors' batch linger; `LAE_BENCH_SEALED=0` skips the encryption-on rebuilds, which
+//! otherwise alternate with the encryption-off ones on the same events;
+//! `LAE_BENCH_REPS` sets how many rebuilds of each are run, the fastest kept, 3 by
+//! default).
 
 use std::time::Duration;
 
@@ -38,6 +41,14 @@ async fn the_benchmarks_run_on_a_small_scale() {
         // The store also holds the lag benchmark's registrations.
         assert!(r.events_replayed >= 5_000, "{r:?}");
     }
+    // Encryption on: the same events, sealed, in a store of their own.
+    let sealed = rebuild.sealed.as_ref().expect("encryption-on rebuilds");
+    assert_eq!(sealed.rebuilds.len(), 5);
+    for r in &sealed.rebuilds {
+        assert_eq!(r.events_replayed, 5_000, "{r:?}");
+        assert_eq!(r.events_redacted, 0, "{r:?}");
+    }
+    assert_eq!(rebuild.encryption_ratios().len(), 5);
     println!("{report}");
 }
 
@@ -61,6 +72,11 @@ async fn projections_benchmark() {
     let options = BenchOptions {
         lag: if only == "rebuild" { None } else { lag },
         rebuild_events: if only == "lag" { 0 } else { events },
+        rebuild_sealed: std::env::var("LAE_BENCH_SEALED").map_or(true, |v| v != "0"),
+        rebuild_reps: std::env::var("LAE_BENCH_REPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3),
         ..defaults
     };
     let report = run_benchmarks(SERVER, &options)

@@ -5,20 +5,14 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use lae_domain::contract::{ContractEvent, SignedDocument};
 use lae_domain::customer::CustomerEvent;
-use lae_domain::invoice::InvoiceEvent;
-use lae_domain::offer::OfferEvent;
-use lae_domain::ticket::TicketEvent;
-use lae_domain::{
-    AgeBand, AlcoholUse, Cents, Channel, ContractId, CustomerId, OfferId, Sex, TobaccoUse,
+use lae_projections::Department;
+use lae_store::crypto::MasterKeys;
+use support::scenario::{
+    WITNESS_PERSONAL, WITNESS_PERSONAL_EXACT, Writer, p, plant_witness, populate, registered,
 };
-use lae_projections::{Department, ProjectionMetrics, run_all};
-use lae_store::db::quote_ident;
-use support::scenario::{Writer, day, p, populate, registered};
-use support::{TestDb, TestNats, shutdown_signal};
+use support::{Match, TestDb, TestNats, project, test_masters, where_is};
 use uuid::Uuid;
 
 const CS: Department = Department::CustomerService;
@@ -26,202 +20,30 @@ const LEGAL: Department = Department::Legal;
 const SALES: Department = Department::Sales;
 const BILLING: Department = Department::Billing;
 
-/// How a planted value is looked for in a cell's text.
-#[derive(Debug, Clone, Copy)]
-enum Match {
-    Exact,
-    Contains,
-}
-
-/// Runs every projector until they have consumed what the relay published.
-async fn project(db: &TestDb, nats: &TestNats, prefix: &str) {
-    nats.relay(db).await;
-    let (stop, signal) = shutdown_signal();
-    let metrics = Arc::new(ProjectionMetrics::new());
-    let config = nats.projector_config(prefix);
-    let settings = db.settings.clone();
-    let task = tokio::spawn(async move { run_all(&settings, config, metrics, signal()).await });
-    nats.wait_caught_up(prefix, Duration::from_secs(60)).await;
-    let _ = stop.send(true);
-    task.await.expect("joins").expect("projectors stop cleanly");
-}
-
-/// The departments whose schema holds `value` in some column.
-async fn where_is(db: &TestDb, value: &str, how: Match) -> BTreeSet<Department> {
-    let mut conn = db.owner().await;
-    let columns: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT table_schema::text, table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = ANY($1) ORDER BY 1, 2, 3",
-    )
-    .bind(Department::ALL.map(|d| d.schema()).to_vec())
-    .fetch_all(&mut conn)
-    .await
-    .expect("columns");
-    assert!(columns.len() > 50, "only {} columns found", columns.len());
-    let mut found = BTreeSet::new();
-    for (schema, table, column) in columns {
-        let condition = match how {
-            Match::Exact => format!("{}::text = $1", quote_ident(&column)),
-            Match::Contains => format!("strpos({}::text, $1) > 0", quote_ident(&column)),
-        };
-        let sql = format!(
-            "SELECT count(*) FROM {}.{} WHERE {condition}",
-            quote_ident(&schema),
-            quote_ident(&table)
-        );
-        let n: i64 = sqlx::query_scalar(&sql)
-            .bind(value)
-            .fetch_one(&mut conn)
-            .await
-            .expect("scan");
-        if n > 0 {
-            found.insert(schema.parse::<Department>().expect("department schema"));
-        }
-    }
-    found
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_planted_value_appears_only_where_its_department_may_see_it() {
+/// Plants a witness among background customers, projects everything, and checks that
+/// each of its values is exactly where its department may see it. With `masters`, the
+/// events are written sealed and projected with keys.
+async fn every_value_lands_where_it_may(masters: Option<Arc<MasterKeys>>) {
     let db = TestDb::new().await;
     let nats = TestNats::new().await;
-    let mut w = Writer::new(&db).await;
+    let mut w = match &masters {
+        Some(m) => Writer::sealed(&db, m.clone()).await,
+        None => Writer::new(&db).await,
+    };
     // Background customers, so that every table has rows besides the planted ones.
     populate(&mut w, 6, 0).await;
+    let witness = plant_witness(&mut w).await;
+    let id = witness.id;
 
-    let id = Uuid::new_v4();
-    w.customer(
-        id,
-        registered(
-            9_999_001,
-            "Zz-Nom-Témoin",
-            "Zz-Prénom-Témoin",
-            "zz.temoin@exemple.fr",
-            "+33699887766",
-        ),
-    )
-    .await;
-    w.customer(
-        id,
-        CustomerEvent::HealthDeclared {
-            tobacco: TobaccoUse::Smoker,
-            alcohol: AlcoholUse::Regular,
-            illnesses: vec![p("zz-maladie-témoin")],
-            declared_on: day(3),
-        },
-    )
-    .await;
-    w.customer(
-        id,
-        CustomerEvent::SalesProfileSet {
-            age_band: Some(AgeBand::Over65),
-            profession: Some(p("zz-profession-témoin")),
-            sex: Sex::Male,
-        },
-    )
-    .await;
-    w.customer(
-        id,
-        CustomerEvent::MandateSigned {
-            iban: p("DE89370400440532013000"),
-            mandate_reference: p("ZZ-RUM-TEMOIN-01"),
-            signed_on: day(4),
-        },
-    )
-    .await;
-    w.customer(
-        id,
-        CustomerEvent::MandateAmended {
-            previous_iban: p("DE89370400440532013000"),
-            previous_mandate_reference: p("ZZ-RUM-TEMOIN-01"),
-            iban: p("GB29NWBK60161331926819"),
-            mandate_reference: p("ZZ-RUM-TEMOIN-02"),
-            amended_on: day(5),
-        },
-    )
-    .await;
-    w.customer(
-        id,
-        CustomerEvent::MandateRevoked {
-            revoked_on: day(6),
-            reason: Some(p("zz-motif-bancaire-témoin")),
-        },
-    )
-    .await;
-    let customer_id = CustomerId::new(id);
-    let offer = OfferId::new(Uuid::new_v4());
-    w.append(
-        "Offer",
-        *offer.as_uuid(),
-        &[
-            OfferEvent::OfferProposed {
-                customer_id,
-                product: p("zz-produit-témoin"),
-                monthly_premium: Cents(4321),
-                proposed_on: day(7),
-            },
-            OfferEvent::OfferAccepted {
-                customer_id,
-                product: p("zz-produit-témoin"),
-                monthly_premium: Cents(4321),
-                accepted_on: day(8),
-            },
-        ],
-    )
-    .await;
-    let contract = ContractId::for_offer(offer);
-    w.append(
-        "Contract",
-        *contract.as_uuid(),
-        &[
-            ContractEvent::ContractRequested {
-                customer_id,
-                product: p("zz-produit-témoin"),
-                monthly_premium: Cents(4321),
-                offer_id: Some(offer),
-                requested_on: day(8),
-            },
-            ContractEvent::ContractSigned {
-                reference: p("ZZ-CONTRAT-TEMOIN"),
-                signed_on: day(9),
-                document: SignedDocument {
-                    sha256: p(&"ab".repeat(32)),
-                    name: p("zz-document-témoin.pdf"),
-                    size_bytes: 1234,
-                },
-            },
-        ],
-    )
-    .await;
-    let invoice = Uuid::new_v4();
-    w.append(
-        "Invoice",
-        invoice,
-        &[InvoiceEvent::InvoiceIssued {
-            customer_id,
-            contract_id: Some(contract),
-            number: p("ZZ-FACT-TEMOIN-0042"),
-            amount: Cents(987_654),
-            issued_on: day(10),
-            due_on: day(20),
-        }],
-    )
-    .await;
-    let ticket = Uuid::new_v4();
-    w.append(
-        "Ticket",
-        ticket,
-        &[TicketEvent::TicketOpened {
-            customer_id: Some(customer_id),
-            channel: Channel::Mail,
-            reason: p("zz-ticket-témoin"),
-            opened_at: support::scenario::at(1),
-            operator: p("Karim Benali"),
-        }],
-    )
-    .await;
-
-    project(&db, &nats, "priv").await;
+    let metrics = project(&db, &nats, "priv", masters.clone()).await;
+    for d in Department::ALL {
+        let m = metrics.department(d);
+        assert_eq!(
+            (m.undecodable(), m.redacted(), m.batch_failures()),
+            (0, 0, 0),
+            "{d}"
+        );
+    }
 
     let contact: BTreeSet<_> = [CS, LEGAL, SALES, BILLING].into();
     let id_text = id.to_string();
@@ -260,6 +82,8 @@ async fn every_planted_value_appears_only_where_its_department_may_see_it() {
         ("zz-produit-témoin", Match::Contains, [LEGAL, SALES].into()),
         // Tickets: customer service only.
         ("zz-ticket-témoin", Match::Contains, [CS].into()),
+        ("zz-action-témoin", Match::Contains, [CS].into()),
+        ("zz-résolution-témoin", Match::Contains, [CS].into()),
     ];
     for (value, how, allowed) in cases {
         let found = where_is(&db, value, how).await;
@@ -294,6 +118,51 @@ async fn every_planted_value_appears_only_where_its_department_may_see_it() {
     .await
     .expect("counter");
     assert_eq!(registered, 7);
+
+    // With encryption on, the event store itself holds none of the personal values in
+    // clear: not in any payload, not in any metadata.
+    if masters.is_some() {
+        for value in WITNESS_PERSONAL {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM events WHERE strpos(payload::text, $1) > 0 OR strpos(metadata::text, $1) > 0",
+            )
+            .bind(value)
+            .fetch_one(&mut conn)
+            .await
+            .expect("scan");
+            assert_eq!(n, 0, "{value:?} is in clear in the event store");
+        }
+        for value in WITNESS_PERSONAL_EXACT {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM events e, json_each_text(e.payload) f \
+                  WHERE e.aggregate_type = 'Customer' AND e.aggregate_id = $2 AND f.value = $1",
+            )
+            .bind(value)
+            .bind(&id_text)
+            .fetch_one(&mut conn)
+            .await
+            .expect("scan");
+            assert_eq!(n, 0, "{value:?} is in clear in the witness's events");
+        }
+        let sealed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_id = $1 AND strpos(payload::text, '\"$enc\"') > 0",
+        )
+        .bind(&id_text)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+        assert_eq!(sealed, 6, "every personal event of the witness is sealed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_planted_value_appears_only_where_its_department_may_see_it() {
+    every_value_lands_where_it_may(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_sealed_events_every_planted_value_still_lands_only_where_it_may() {
+    every_value_lands_where_it_may(Some(test_masters())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,7 +182,7 @@ async fn contact_details_changed_once_reach_every_department() {
         ),
     )
     .await;
-    project(&db, &nats, "contact1").await;
+    project(&db, &nats, "contact1", None).await;
 
     w.customer(
         id,
@@ -327,7 +196,7 @@ async fn contact_details_changed_once_reach_every_department() {
     )
     .await;
     // The same durable consumers pick up where they left off.
-    project(&db, &nats, "contact1").await;
+    project(&db, &nats, "contact1", None).await;
 
     let mut conn = db.owner().await;
     for d in [CS, LEGAL, SALES, BILLING] {

@@ -14,6 +14,7 @@
 //! - [`documents`]: content-addressed storage of signed contract documents.
 //! - [`notify`]: waking the relay after appends (without a trigger; see why there).
 
+pub mod crypto;
 pub mod db;
 pub mod documents;
 pub mod executor;

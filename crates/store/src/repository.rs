@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::crypto::{KeyError, Keyring};
 use crate::notify::AppendSignal;
 
 /// Appends all the events of one command in a single autocommit statement.
@@ -45,6 +46,7 @@ pub struct EventRepository {
     reads: Arc<PostgresEventRepository>,
     pool: PgPool,
     signal: Option<AppendSignal>,
+    keyring: Option<Keyring>,
 }
 
 impl std::fmt::Debug for EventRepository {
@@ -61,7 +63,21 @@ impl EventRepository {
             reads: Arc::new(PostgresEventRepository::new(pool.clone())),
             pool,
             signal: None,
+            keyring: None,
         }
+    }
+
+    /// A repository that seals personal fields on append and opens them on read
+    /// (see [`crate::crypto`]). Without one, payloads are stored as given: tools,
+    /// tests of the store itself, and the encryption-off benchmark.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The keyring, if personal fields are sealed.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
     }
 
     /// A repository that pokes `signal` after every append, so that the relay
@@ -77,6 +93,7 @@ impl EventRepository {
             return Ok(());
         }
         let n = events.len();
+        let sealed = self.seal(events).await?;
         let mut types = Vec::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
         let mut sequences = Vec::with_capacity(n);
@@ -85,7 +102,7 @@ impl EventRepository {
         let mut payloads = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
         let mut event_ids = Vec::with_capacity(n);
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
             types.push(e.aggregate_type.as_str());
             ids.push(e.aggregate_id.as_str());
             sequences.push(
@@ -94,7 +111,10 @@ impl EventRepository {
             );
             event_types.push(e.event_type.as_str());
             versions.push(e.event_version.as_str());
-            payloads.push(e.payload.to_string());
+            payloads.push(match &sealed {
+                Some(sealed) => sealed[i].to_string(),
+                None => e.payload.to_string(),
+            });
             metadata.push(e.metadata.to_string());
             event_ids.push(event_id(&e.aggregate_type, &e.aggregate_id, e.sequence));
         }
@@ -117,6 +137,104 @@ impl EventRepository {
     }
 }
 
+impl EventRepository {
+    /// The payloads with their personal fields sealed, when a keyring is set.
+    async fn seal(&self, events: &[SerializedEvent]) -> Result<Option<Vec<Value>>, PersistenceError> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(None);
+        };
+        let mut wanted = Vec::new();
+        for e in events {
+            wanted.extend(
+                Keyring::needs(&e.aggregate_type, &e.aggregate_id, &e.event_type, &e.payload)
+                    .map_err(key_error)?,
+            );
+        }
+        // The common case, a customer whose keys this process used lately, costs no
+        // round trip (not even a pool checkout, which pings the server).
+        if !keyring.has_fresh(&wanted, false) {
+            let mut conn = self.pool.acquire().await.map_err(map_append_error)?;
+            keyring
+                .provision(&mut conn, wanted)
+                .await
+                .map_err(key_error)?;
+        }
+        let mut sealed = Vec::with_capacity(events.len());
+        for e in events {
+            let mut payload = e.payload.clone();
+            keyring
+                .seal(&e.aggregate_type, &e.aggregate_id, &e.event_type, &mut payload)
+                .map_err(key_error)?;
+            sealed.push(payload);
+        }
+        Ok(Some(sealed))
+    }
+
+    /// Opens the personal fields of events read back for an aggregate of type `A`.
+    ///
+    /// An event whose personal fields were erased (its subject's keys destroyed) keeps
+    /// its place when its payload still makes an `A::Event` with the fields reading
+    /// `[erased]` (free texts); otherwise it is left out of the aggregate's history.
+    /// Only events of an erased customer are left out, and the customer's last event,
+    /// `CustomerErased`, which carries nothing personal, makes its state final.
+    async fn open<A: Aggregate>(
+        &self,
+        events: Vec<SerializedEvent>,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let Some(keyring) = &self.keyring else {
+            return Ok(events);
+        };
+        let mut wanted = Vec::new();
+        for e in &events {
+            wanted.extend(
+                Keyring::needs(&e.aggregate_type, &e.aggregate_id, &e.event_type, &e.payload)
+                    .map_err(key_error)?,
+            );
+        }
+        if wanted.is_empty() {
+            return Ok(events);
+        }
+        if !keyring.has_fresh(&wanted, true) {
+            let mut conn = self.pool.acquire().await.map_err(map_append_error)?;
+            keyring.load(&mut conn, wanted).await.map_err(key_error)?;
+        }
+        let mut opened = Vec::with_capacity(events.len());
+        for mut e in events {
+            let outcome = keyring
+                .open(&e.aggregate_type, &e.aggregate_id, &e.event_type, &mut e.payload)
+                .map_err(key_error)?;
+            if outcome.is_redacted()
+                && serde_json::from_value::<A::Event>(e.payload.clone()).is_err()
+            {
+                continue;
+            }
+            opened.push(e);
+        }
+        Ok(opened)
+    }
+}
+
+/// Key errors as the store's errors; an erased subject is a caller's error, told apart
+/// by [`erased_subject`].
+fn key_error(err: KeyError) -> PersistenceError {
+    match err {
+        KeyError::Database(e) => map_append_error(e),
+        other => PersistenceError::UnknownError(Box::new(other)),
+    }
+}
+
+/// The erased subject a store error is about, if it is about one.
+pub fn erased_subject(err: &(dyn std::error::Error + 'static)) -> Option<Uuid> {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(KeyError::Erased(subject)) = e.downcast_ref::<KeyError>() {
+            return Some(*subject);
+        }
+        source = e.source();
+    }
+    None
+}
+
 fn map_append_error(err: sqlx::Error) -> PersistenceError {
     match &err {
         sqlx::Error::Database(db) if db.constraint() == Some("events_pkey") => {
@@ -135,7 +253,8 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.reads.get_events::<A>(aggregate_id).await
+        let events = self.reads.get_events::<A>(aggregate_id).await?;
+        self.open::<A>(events).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -143,9 +262,11 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.reads
+        let events = self
+            .reads
             .get_last_events::<A>(aggregate_id, last_sequence)
-            .await
+            .await?;
+        self.open::<A>(events).await
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -170,6 +291,8 @@ impl PersistedEventRepository for EventRepository {
         self.append(events).await
     }
 
+    // The replay streams hand out payloads as stored (sealed); the platform replays
+    // through its own readers (projections, audit), which open them.
     async fn stream_events<A: Aggregate>(
         &self,
         aggregate_id: &str,

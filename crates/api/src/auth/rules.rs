@@ -189,6 +189,12 @@ pub static RULES: &[Rule] = &[
         "Record a health declaration",
     ),
     rule(
+        Method::POST,
+        "/api/v1/customers/{id}/erasure",
+        LEGAL,
+        "Erase the customer's personal data (GDPR art. 17): keys destroyed, facts kept",
+    ),
+    rule(
         Method::PUT,
         "/api/v1/customers/{id}/sales-profile",
         SALES,

@@ -45,6 +45,11 @@ fn auditor(state: &AppState) -> Result<&sqlx::PgPool, ApiError> {
         .ok_or_else(|| ApiError::internal("the auditor database role is not connected"))
 }
 
+/// The master keys the auditors' reads open sealed fields with.
+fn master_keys(state: &AppState) -> Option<&std::sync::Arc<lae_store::crypto::MasterKeys>> {
+    state.audit.as_ref().and_then(|a| a.master_keys.as_ref())
+}
+
 /// Query strings parsed into `T`; a problem naming the parameter otherwise.
 fn query<T: serde::de::DeserializeOwned>(raw: Option<String>) -> Result<T, ApiError> {
     let raw = raw.unwrap_or_default();
@@ -95,6 +100,7 @@ async fn timeline(
             limit: params.limit.unwrap_or(50).clamp(1, 500),
             include_health: params.include_health,
         },
+        master_keys(&state),
     )
     .await
     .map_err(ApiError::internal)?;
@@ -144,7 +150,7 @@ async fn state_at(
         (None, Some(t)) => At::Time(t),
         (None, None) => At::Time(Utc::now()),
     };
-    match lae_audit::state_at_json(auditor(&state)?, &aggregate_type, &id, at)
+    match lae_audit::state_at_json(auditor(&state)?, &aggregate_type, &id, at, master_keys(&state))
         .await
         .map_err(ApiError::internal)?
     {

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use chrono::NaiveDate;
 use lae_domain::customer::CustomerCommand;
@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
             post(sign_mandate).put(amend_mandate),
         )
         .route("/customers/{id}/mandate/revocation", post(revoke_mandate))
+        .route("/customers/{id}/erasure", post(erase))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -218,7 +219,40 @@ async fn revoke_mandate(
     execute(&state.customers, id, command, caller).await
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ErasureRequest {
+    /// The legal basis and the request's reference, e.g. "RGPD art. 17, demande
+    /// n° 2026-114". Kept in clear in the history: never the person's data.
+    reason: Reason,
+}
+
+/// Erases the customer's personal data (see [`crate::erasure`]).
+async fn erase(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<CustomerId>,
+    ValidJson(body): ValidJson<ErasureRequest>,
+) -> Result<Response, ApiError> {
+    let erasure = crate::erasure::erase_customer(
+        &state.customers,
+        &state.events,
+        &state.pool,
+        id,
+        body.reason,
+        &metadata(&actor, request),
+    )
+    .await?;
+    Ok((axum::http::StatusCode::ACCEPTED, axum::Json(erasure)).into_response())
+}
+
 pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<ErasureRequest, crate::erasure::Erasure>(
+        Method::POST,
+        "/api/v1/customers/{id}/erasure",
+        202,
+    );
     doc.op::<Register, CommandAccepted>(Method::POST, "/api/v1/customers", 201);
     doc.op::<ContactDetails, CommandAccepted>(
         Method::PUT,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
@@ -15,6 +16,7 @@ use lae_domain::ticket::{Ticket, TicketCommand};
 use lae_domain::{
     AlcoholUse, Availability, Cents, Channel, ContractId, CustomerId, OfferId, TicketId, TobaccoUse,
 };
+use lae_store::crypto::{Keyring, MasterKey, MasterKeys};
 use lae_store::db::{APP_ROLE, DbSettings};
 use lae_store::{CommandExecutor, EventMetadata, EventRepository, Source};
 use sqlx::PgPool;
@@ -31,6 +33,13 @@ pub fn init_tracing() {
 /// The key the tests seal with.
 pub fn key() -> AuditKey {
     AuditKey::hmac(b"a test key of at least thirty-two bytes").expect("valid key")
+}
+
+/// The master key the tests seal personal fields with.
+pub fn masters() -> Arc<MasterKeys> {
+    Arc::new(MasterKeys::new(
+        MasterKey::parse(&"42".repeat(32)).expect("valid master key"),
+    ))
 }
 
 /// Runs `work` on a runtime of its own on another thread: usable from `Drop`, even
@@ -177,15 +186,51 @@ pub struct Platform {
     pub offers: CommandExecutor<Offer>,
     pub contracts: CommandExecutor<Contract>,
     pub tickets: CommandExecutor<Ticket>,
+    /// The keyring personal fields are sealed with, if they are.
+    pub keyring: Option<Keyring>,
 }
 
 impl Platform {
+    /// Events written in clear, as before encryption.
     pub fn new(db: &TestDb) -> Self {
+        Self::with_repository(db.repository())
+    }
+
+    /// Personal fields sealed as the platform seals them.
+    pub fn sealed(db: &TestDb, masters: Arc<MasterKeys>) -> Self {
+        Self::with_repository(db.repository().with_keyring(Keyring::all(masters)))
+    }
+
+    fn with_repository(repository: EventRepository) -> Self {
         Self {
-            customers: CommandExecutor::with_cache_capacity(db.repository(), (), 0),
-            offers: CommandExecutor::with_cache_capacity(db.repository(), (), 0),
-            contracts: CommandExecutor::with_cache_capacity(db.repository(), (), 0),
-            tickets: CommandExecutor::with_cache_capacity(db.repository(), (), 0),
+            customers: CommandExecutor::with_cache_capacity(repository.clone(), (), 0),
+            offers: CommandExecutor::with_cache_capacity(repository.clone(), (), 0),
+            contracts: CommandExecutor::with_cache_capacity(repository.clone(), (), 0),
+            tickets: CommandExecutor::with_cache_capacity(repository.clone(), (), 0),
+            keyring: repository.keyring().cloned(),
+        }
+    }
+
+    /// Erases a customer as the platform does: `CustomerErased`, then their keys
+    /// destroyed (`shred`).
+    pub async fn erase(&self, db: &TestDb, customer: &str) {
+        self.customers
+            .execute(
+                customer,
+                CustomerCommand::EraseCustomer {
+                    reason: "RGPD art. 17, demande n° 2026-114".parse().expect("reason"),
+                },
+                &meta("dpo", "legal"),
+            )
+            .await
+            .expect("customer erased");
+        let subject: Uuid = customer.parse().expect("customer id");
+        let mut conn = db.app.acquire().await.expect("connection");
+        lae_store::crypto::erasure::shred(&mut conn, subject, "RGPD art. 17", "dpo")
+            .await
+            .expect("keys destroyed");
+        if let Some(keyring) = &self.keyring {
+            keyring.forget(subject);
         }
     }
 

@@ -51,6 +51,8 @@ const CLEAR_FIELDS: &[&str] = &[
 /// motive) rather than something the customer confided; ticket and mandate
 /// revocation reasons, by contrast, are personal.
 const CLEAR_REASON_EVENTS: &[&str] = &[
+    // The legal basis of an erasure: kept in clear, it must outlive the person's keys.
+    "CustomerErased",
     "OfferDeclined",
     "OfferWithdrawn",
     "ContractTerminated",
@@ -89,7 +91,7 @@ fn entries_are_sorted_unique_and_cover_every_aggregate() {
         aggregates,
         BTreeSet::from(["Contract", "Customer", "Invoice", "Offer", "Ticket"])
     );
-    assert_eq!(entries.len(), 7 + 4 + 3 + 4 + 4);
+    assert_eq!(entries.len(), 8 + 4 + 3 + 4 + 4);
 }
 
 #[test]

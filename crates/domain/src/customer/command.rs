@@ -89,4 +89,12 @@ pub enum CustomerCommand {
         /// Why, if known.
         reason: Option<Reason>,
     },
+    /// Erase the customer's personal data (GDPR article 17). The store destroys
+    /// the customer's data keys after this event, so every personal field written
+    /// before it becomes unreadable; the customer accepts no command afterwards.
+    EraseCustomer {
+        /// The legal basis and the request's reference, e.g. "RGPD art. 17,
+        /// demande n° 2026-114". It is kept in clear: it must not name the person.
+        reason: Reason,
+    },
 }

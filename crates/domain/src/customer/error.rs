@@ -10,6 +10,9 @@ pub enum CustomerError {
     /// The customer was never registered.
     #[error("ce client n'existe pas")]
     NotFound,
+    /// The customer's personal data was erased: nothing more can be recorded.
+    #[error("les données personnelles de ce client ont été effacées")]
+    Erased,
     /// `RegisterCustomer` on an existing customer.
     #[error("ce client est déjà enregistré")]
     AlreadyRegistered,
@@ -56,6 +59,7 @@ impl Rejection for CustomerError {
     fn kind(&self) -> RejectionKind {
         match self {
             Self::NotFound => RejectionKind::NotFound,
+            Self::Erased => RejectionKind::Gone,
             Self::AlreadyRegistered | Self::MandateAlreadyActive | Self::NoActiveMandate => {
                 RejectionKind::Conflict
             }
@@ -69,6 +73,7 @@ impl Rejection for CustomerError {
     fn code(&self) -> &'static str {
         match self {
             Self::NotFound => "customer_not_found",
+            Self::Erased => "customer_erased",
             Self::AlreadyRegistered => "customer_already_registered",
             Self::MandateAlreadyActive => "mandate_already_active",
             Self::NoActiveMandate => "no_active_mandate",
@@ -85,6 +90,7 @@ impl Rejection for CustomerError {
             Self::RevokedBeforeSignature { .. } => Some("revoked_on"),
             Self::TooManyIllnesses { .. } => Some("illnesses"),
             Self::NotFound
+            | Self::Erased
             | Self::AlreadyRegistered
             | Self::MandateAlreadyActive
             | Self::NoActiveMandate

@@ -94,6 +94,13 @@ pub enum CustomerEvent {
         /// Why, if known.
         reason: Option<Reason>,
     },
+    /// The customer's personal data was erased (GDPR article 17): their data keys
+    /// are destroyed right after this event, so every personal field of their
+    /// history reads as erased. Contracts and invoices keep their facts.
+    CustomerErased {
+        /// The legal basis and the request's reference (never the person's data).
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for CustomerEvent {
@@ -106,6 +113,7 @@ impl DomainEvent for CustomerEvent {
             Self::MandateSigned { .. } => "MandateSigned",
             Self::MandateAmended { .. } => "MandateAmended",
             Self::MandateRevoked { .. } => "MandateRevoked",
+            Self::CustomerErased { .. } => "CustomerErased",
         }
         .to_owned()
     }
@@ -218,6 +226,9 @@ pub(crate) fn build_examples() -> Result<Vec<CustomerEvent>, ExampleError> {
         CustomerEvent::MandateRevoked {
             revoked_on: date(2025, 1, 15)?,
             reason: Some("Compte clôturé".parse()?),
+        },
+        CustomerEvent::CustomerErased {
+            reason: "RGPD art. 17, demande n° 2026-114".parse()?,
         },
     ])
 }

@@ -419,7 +419,13 @@ fn a_revocation_cannot_predate_the_signature() {
 fn state_follows_the_events() {
     let mut customer = Customer::default();
     assert!(!customer.is_registered());
-    for event in build_examples().unwrap() {
+    // Every example but the last, the erasure, which forgets everything.
+    let mut examples = build_examples().unwrap();
+    assert!(matches!(
+        examples.pop(),
+        Some(CustomerEvent::CustomerErased { .. })
+    ));
+    for event in examples {
         customer.apply(event);
     }
     assert!(customer.is_registered());
@@ -555,5 +561,72 @@ fn rejections_map_to_kind_code_and_field() {
         assert_eq!(error.code(), code, "{error:?}");
         assert_eq!(error.field(), field, "{error:?}");
         assert_eq!(error.to_string(), message, "{error:?}");
+    }
+}
+
+mod erasure {
+    use super::*;
+
+    fn erase() -> CustomerCommand {
+        CustomerCommand::EraseCustomer {
+            reason: v("RGPD art. 17, demande n° 2026-114"),
+        }
+    }
+
+    fn erased() -> CustomerEvent {
+        CustomerEvent::CustomerErased {
+            reason: v("RGPD art. 17, demande n° 2026-114"),
+        }
+    }
+
+    #[test]
+    fn a_registered_customer_can_be_erased() {
+        Framework::with(())
+            .given(vec![registered(), mandate_signed()])
+            .when(erase())
+            .then_expect_events(vec![erased()]);
+    }
+
+    #[test]
+    fn an_unknown_customer_cannot_be_erased() {
+        Framework::with(())
+            .given_no_previous_events()
+            .when(erase())
+            .then_expect_error(CustomerError::NotFound);
+    }
+
+    #[test]
+    fn an_erased_customer_accepts_no_command_not_even_a_second_erasure() {
+        for command in [erase(), change_contact("autre@exemple.fr"), register()] {
+            Framework::with(())
+                .given(vec![registered(), erased()])
+                .when(command)
+                .then_expect_error(CustomerError::Erased);
+        }
+    }
+
+    #[test]
+    fn an_erasure_alone_is_enough_to_refuse_commands() {
+        // After the keys are destroyed the store drops the unreadable events when
+        // it loads the aggregate: the erasure must stand on its own.
+        Framework::with(())
+            .given(vec![erased()])
+            .when(change_contact("autre@exemple.fr"))
+            .then_expect_error(CustomerError::Erased);
+    }
+
+    #[test]
+    fn erasure_forgets_the_loaded_state() {
+        let mut customer = Customer::default();
+        customer.apply(registered());
+        customer.apply(mandate_signed());
+        customer.apply(erased());
+        assert!(customer.is_erased());
+        assert!(customer.contact().is_none());
+        assert_eq!(
+            CustomerError::Erased.kind(),
+            RejectionKind::Gone,
+            "an erased customer is 410, not 404"
+        );
     }
 }

@@ -142,6 +142,19 @@ pub(crate) async fn write(
     InvoiceHistoryRow::insert(conn, schema, &invoice_history).await
 }
 
+/// Purges an erased customer: the contact card, the mandate and its history (IBANs,
+/// mandate references, revocation reasons) go; invoices and their history stay
+/// (numbers, amounts, dates, statuses), as accounting law requires.
+pub(crate) async fn erase(
+    conn: &mut PgConnection,
+    schema: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    contact::delete_customer_rows(conn, schema, "mandate_history", customer).await?;
+    contact::delete_customer_rows(conn, schema, "mandates", customer).await?;
+    contact::erase(conn, schema, customer).await
+}
+
 fn apply_mandate(row: Option<MandateRow>, d: &Decoded<'_>, event: &CustomerEvent) -> MandateRow {
     let empty = MandateRow {
         customer_id: d.id,

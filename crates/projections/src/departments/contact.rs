@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use lae_domain::customer::CustomerEvent;
+use lae_store::db::quote_ident;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::decode::{Decoded, Event};
@@ -39,6 +41,33 @@ pub(crate) fn keys<'a>(events: &'a [Decoded<'a>]) -> impl Iterator<Item = Uuid> 
         ) => Some(d.id),
         _ => None,
     })
+}
+
+/// Deletes an erased customer's contact card: it is personal data through and
+/// through (the customer number alone is kept nowhere, it serves only to find a
+/// person).
+pub(crate) async fn erase(
+    conn: &mut PgConnection,
+    schema: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    delete_customer_rows(conn, schema, "customers", customer).await
+}
+
+/// Deletes the rows of `schema.table` keyed by `customer_id` = `customer`.
+pub(crate) async fn delete_customer_rows(
+    conn: &mut PgConnection,
+    schema: &str,
+    table: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "DELETE FROM {}.{} WHERE customer_id = $1",
+        quote_ident(schema),
+        quote_ident(table)
+    );
+    sqlx::query(&sql).bind(customer).execute(conn).await?;
+    Ok(())
 }
 
 /// Folds one event into the contact cards; events other than a registration or a

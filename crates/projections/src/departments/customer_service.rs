@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use lae_domain::ticket::TicketEvent;
+use lae_store::crypto::ERASED;
+use lae_store::db::quote_ident;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -71,6 +73,40 @@ pub(crate) async fn write(
     customers.store(conn, schema).await?;
     tickets.store(conn, schema).await?;
     TicketHistoryRow::insert(conn, schema, &history).await
+}
+
+/// Purges an erased customer: the contact card goes; the customer's tickets and their
+/// history keep their ids, dates, channel, operator, status and department routing, and
+/// every free text about the customer (reason, action, note, resolution) reads
+/// `[erased]`, as the sealed texts of those events read once the keys are destroyed.
+/// Every history row's text is replaced, absent ones included: a rebuild reads an
+/// absent note, sealed too, as `[erased]`.
+pub(crate) async fn erase(
+    conn: &mut PgConnection,
+    schema: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    let quoted = quote_ident(schema);
+    sqlx::query(&format!(
+        "UPDATE {quoted}.ticket_history h SET text = $2 \
+           FROM {quoted}.tickets t \
+          WHERE t.ticket_id = h.ticket_id AND t.customer_id = $1"
+    ))
+    .bind(customer)
+    .bind(ERASED)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE {quoted}.tickets \
+            SET reason = CASE WHEN reason IS NULL THEN NULL ELSE $2 END, \
+                resolution = CASE WHEN resolution IS NULL THEN NULL ELSE $2 END \
+          WHERE customer_id = $1"
+    ))
+    .bind(customer)
+    .bind(ERASED)
+    .execute(&mut *conn)
+    .await?;
+    contact::erase(conn, schema, customer).await
 }
 
 fn apply_ticket(row: Option<TicketRow>, d: &Decoded<'_>, event: &TicketEvent) -> TicketRow {

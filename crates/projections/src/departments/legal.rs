@@ -107,6 +107,18 @@ pub(crate) async fn write(
     contracts.store(conn, schema).await
 }
 
+/// Purges an erased customer: the contact card and the health declaration go; the
+/// contracts stay whole (references, dates, premiums, status, signed document): they
+/// hold nothing personal beyond the customer's id and must be kept.
+pub(crate) async fn erase(
+    conn: &mut PgConnection,
+    schema: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    contact::delete_customer_rows(conn, schema, "health_declarations", customer).await?;
+    contact::erase(conn, schema, customer).await
+}
+
 fn apply_contract(row: Option<ContractRow>, d: &Decoded<'_>, event: &ContractEvent) -> ContractRow {
     let mut row = row.unwrap_or(ContractRow {
         contract_id: d.id,

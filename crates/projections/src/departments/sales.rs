@@ -165,6 +165,18 @@ pub(crate) async fn write(
     flags.store(conn, schema).await
 }
 
+/// Purges an erased customer: the contact card and the sales profile go; offers,
+/// contract statuses and unpaid flags stay (ids, products, premiums, statuses, dates:
+/// no personal column).
+pub(crate) async fn erase(
+    conn: &mut PgConnection,
+    schema: &str,
+    customer: Uuid,
+) -> Result<(), sqlx::Error> {
+    contact::delete_customer_rows(conn, schema, "profiles", customer).await?;
+    contact::erase(conn, schema, customer).await
+}
+
 fn apply_offer(row: Option<OfferRow>, d: &Decoded<'_>, event: &OfferEvent) -> OfferRow {
     let mut row = row.unwrap_or(OfferRow {
         offer_id: d.id,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use lae_projections::{Department, ProjectorConfig};
+use lae_projections::{Department, ProjectionMetrics, ProjectorConfig, run_all};
+use lae_store::crypto::{MasterKey, MasterKeys};
 use lae_relay::{Relay, RelayConfig, RelayMetrics};
 use lae_store::db::{self, DbSettings};
 use sqlx::postgres::PgPoolOptions;
@@ -17,6 +18,13 @@ use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// The tests' master key.
+pub fn test_masters() -> Arc<MasterKeys> {
+    Arc::new(MasterKeys::new(
+        MasterKey::parse(&"42".repeat(32)).expect("test master key"),
+    ))
+}
 
 /// Runs async cleanup from a `Drop`, which cannot block the test's runtime: on a thread
 /// of its own with a runtime of its own.
@@ -323,4 +331,72 @@ pub fn shutdown_signal() -> (
         }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
     };
     (tx, make)
+}
+
+/// Runs every projector (with `masters`, if any) until they have consumed what the relay
+/// published; returns their metrics.
+pub async fn project(
+    db: &TestDb,
+    nats: &TestNats,
+    prefix: &str,
+    masters: Option<Arc<MasterKeys>>,
+) -> Arc<ProjectionMetrics> {
+    nats.relay(db).await;
+    let (stop, signal) = shutdown_signal();
+    let metrics = Arc::new(ProjectionMetrics::new());
+    let config = ProjectorConfig {
+        master_keys: masters,
+        ..nats.projector_config(prefix)
+    };
+    let settings = db.settings.clone();
+    let task = tokio::spawn({
+        let metrics = metrics.clone();
+        async move { run_all(&settings, config, metrics, signal()).await }
+    });
+    nats.wait_caught_up(prefix, Duration::from_secs(60)).await;
+    let _ = stop.send(true);
+    task.await.expect("joins").expect("projectors stop cleanly");
+    metrics
+}
+
+/// How a planted value is looked for in a cell's text.
+#[derive(Debug, Clone, Copy)]
+pub enum Match {
+    Exact,
+    Contains,
+}
+
+/// The departments whose schema holds `value` in some column of some table.
+pub async fn where_is(db: &TestDb, value: &str, how: Match) -> std::collections::BTreeSet<Department> {
+    let mut conn = db.owner().await;
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT table_schema::text, table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = ANY($1) ORDER BY 1, 2, 3",
+    )
+    .bind(Department::ALL.map(|d| d.schema()).to_vec())
+    .fetch_all(&mut conn)
+    .await
+    .expect("columns");
+    assert!(columns.len() > 50, "only {} columns found", columns.len());
+    let mut found = std::collections::BTreeSet::new();
+    for (schema, table, column) in columns {
+        let condition = match how {
+            Match::Exact => format!("{}::text = $1", lae_store::db::quote_ident(&column)),
+            Match::Contains => format!("strpos({}::text, $1) > 0", lae_store::db::quote_ident(&column)),
+        };
+        let sql = format!(
+            "SELECT count(*) FROM {}.{} WHERE {condition}",
+            lae_store::db::quote_ident(&schema),
+            lae_store::db::quote_ident(&table)
+        );
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(value)
+            .fetch_one(&mut conn)
+            .await
+            .expect("scan");
+        if n > 0 {
+            found.insert(schema.parse::<Department>().expect("department schema"));
+        }
+    }
+    found
 }

@@ -14,6 +14,9 @@ use lae_domain::{
     AgeBand, AlcoholUse, Cents, Channel, ContractId, CustomerId, Department, OfferId, Sex,
     TobaccoUse,
 };
+use std::sync::Arc;
+
+use lae_store::crypto::{Keyring, MasterKeys};
 use lae_store::{EventMetadata, EventRepository, Source};
 use uuid::Uuid;
 
@@ -40,18 +43,39 @@ pub fn at(n: u32) -> DateTime<Utc> {
         + chrono::Duration::minutes(i64::from(n))
 }
 
-/// Appends events through `EventRepository::append`, one command at a time.
+/// Appends events through `EventRepository::append`, one command at a time, and keeps
+/// the clear text of every payload it appended.
 pub struct Writer {
     repo: EventRepository,
     versions: HashMap<(String, Uuid), usize>,
+    clear: HashMap<(String, String, i64), String>,
 }
 
 impl Writer {
+    /// Payloads stored as given (encryption off).
     pub async fn new(db: &TestDb) -> Self {
         Self {
             repo: EventRepository::new(db.app_pool().await),
             versions: HashMap::new(),
+            clear: HashMap::new(),
         }
+    }
+
+    /// Personal fields sealed as the platform writes them (encryption on).
+    pub async fn sealed(db: &TestDb, masters: Arc<MasterKeys>) -> Self {
+        Self {
+            repo: EventRepository::new(db.app_pool().await).with_keyring(Keyring::all(masters)),
+            versions: HashMap::new(),
+            clear: HashMap::new(),
+        }
+    }
+
+    /// The clear payload text of an appended event.
+    pub fn clear_payload(&self, aggregate_type: &str, aggregate_id: &str, sequence: i64) -> &str {
+        self.clear
+            .get(&(aggregate_type.to_owned(), aggregate_id.to_owned(), sequence))
+            .map(String::as_str)
+            .expect("an event this writer appended")
     }
 
     /// Appends the events of one command to an aggregate.
@@ -84,6 +108,16 @@ impl Writer {
             })
             .collect();
         self.repo.append(&serialized).await.expect("append");
+        for e in &serialized {
+            self.clear.insert(
+                (
+                    e.aggregate_type.clone(),
+                    e.aggregate_id.clone(),
+                    i64::try_from(e.sequence).expect("sequence"),
+                ),
+                e.payload.to_string(),
+            );
+        }
     }
 
     pub async fn customer(&mut self, id: Uuid, event: CustomerEvent) {
@@ -353,3 +387,207 @@ pub async fn populate(w: &mut Writer, n: u32, offset: u32) -> Population {
     }
     population
 }
+
+/// The witness customer of the privacy and erasure tests: one value of every kind of
+/// personal data, each distinctive enough to be found anywhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Witness {
+    pub id: Uuid,
+    pub offer: Uuid,
+    pub contract: Uuid,
+    pub invoice: Uuid,
+    pub ticket: Uuid,
+}
+
+/// Registers the witness with health, profile, mandate (signed, amended, revoked), an
+/// accepted offer, a signed contract, an unpaid invoice and a resolved ticket.
+pub async fn plant_witness(w: &mut Writer) -> Witness {
+    let id = Uuid::new_v4();
+    w.customer(
+        id,
+        registered(
+            9_999_001,
+            "Zz-Nom-Témoin",
+            "Zz-Prénom-Témoin",
+            "zz.temoin@exemple.fr",
+            "+33699887766",
+        ),
+    )
+    .await;
+    w.customer(
+        id,
+        CustomerEvent::HealthDeclared {
+            tobacco: TobaccoUse::Smoker,
+            alcohol: AlcoholUse::Regular,
+            illnesses: vec![p("zz-maladie-témoin")],
+            declared_on: day(3),
+        },
+    )
+    .await;
+    w.customer(
+        id,
+        CustomerEvent::SalesProfileSet {
+            age_band: Some(AgeBand::Over65),
+            profession: Some(p("zz-profession-témoin")),
+            sex: Sex::Male,
+        },
+    )
+    .await;
+    w.customer(
+        id,
+        CustomerEvent::MandateSigned {
+            iban: p("DE89370400440532013000"),
+            mandate_reference: p("ZZ-RUM-TEMOIN-01"),
+            signed_on: day(4),
+        },
+    )
+    .await;
+    w.customer(
+        id,
+        CustomerEvent::MandateAmended {
+            previous_iban: p("DE89370400440532013000"),
+            previous_mandate_reference: p("ZZ-RUM-TEMOIN-01"),
+            iban: p("GB29NWBK60161331926819"),
+            mandate_reference: p("ZZ-RUM-TEMOIN-02"),
+            amended_on: day(5),
+        },
+    )
+    .await;
+    w.customer(
+        id,
+        CustomerEvent::MandateRevoked {
+            revoked_on: day(6),
+            reason: Some(p("zz-motif-bancaire-témoin")),
+        },
+    )
+    .await;
+    let customer_id = CustomerId::new(id);
+    let offer = OfferId::new(Uuid::new_v4());
+    w.append(
+        "Offer",
+        *offer.as_uuid(),
+        &[
+            OfferEvent::OfferProposed {
+                customer_id,
+                product: p("zz-produit-témoin"),
+                monthly_premium: Cents(4321),
+                proposed_on: day(7),
+            },
+            OfferEvent::OfferAccepted {
+                customer_id,
+                product: p("zz-produit-témoin"),
+                monthly_premium: Cents(4321),
+                accepted_on: day(8),
+            },
+        ],
+    )
+    .await;
+    let contract = ContractId::for_offer(offer);
+    w.append(
+        "Contract",
+        *contract.as_uuid(),
+        &[
+            ContractEvent::ContractRequested {
+                customer_id,
+                product: p("zz-produit-témoin"),
+                monthly_premium: Cents(4321),
+                offer_id: Some(offer),
+                requested_on: day(8),
+            },
+            ContractEvent::ContractSigned {
+                reference: p("ZZ-CONTRAT-TEMOIN"),
+                signed_on: day(9),
+                document: SignedDocument {
+                    sha256: p(&"ab".repeat(32)),
+                    name: p("zz-document-témoin.pdf"),
+                    size_bytes: 1234,
+                },
+            },
+        ],
+    )
+    .await;
+    let invoice = Uuid::new_v4();
+    w.append(
+        "Invoice",
+        invoice,
+        &[InvoiceEvent::InvoiceIssued {
+            customer_id,
+            contract_id: Some(contract),
+            number: p("ZZ-FACT-TEMOIN-0042"),
+            amount: Cents(987_654),
+            issued_on: day(10),
+            due_on: day(20),
+        }],
+    )
+    .await;
+    let ticket = Uuid::new_v4();
+    let operator = p::<lae_domain::OperatorName>("Karim Benali");
+    w.append(
+        "Ticket",
+        ticket,
+        &[TicketEvent::TicketOpened {
+            customer_id: Some(customer_id),
+            channel: Channel::Mail,
+            reason: p("zz-ticket-témoin"),
+            opened_at: at(1),
+            operator: operator.clone(),
+        }],
+    )
+    .await;
+    w.append(
+        "Ticket",
+        ticket,
+        &[
+            TicketEvent::ActionRecorded {
+                customer_id: Some(customer_id),
+                action: p("zz-action-témoin"),
+                at: at(2),
+                operator,
+            },
+            // No note: an absent free text is sealed too.
+            TicketEvent::TicketRouted {
+                customer_id: Some(customer_id),
+                previous_department: Department::CustomerService,
+                department: Department::Legal,
+                at: at(3),
+                note: None,
+            },
+            TicketEvent::TicketResolved {
+                customer_id: Some(customer_id),
+                resolution: p("zz-résolution-témoin"),
+                at: at(4),
+            },
+        ],
+    )
+    .await;
+    Witness {
+        id,
+        offer: *offer.as_uuid(),
+        contract: *contract.as_uuid(),
+        invoice,
+        ticket,
+    }
+}
+
+/// The witness's personal values that are distinctive as substrings: none may be read in
+/// clear in `events` when encryption is on, nor anywhere after the witness's erasure.
+pub const WITNESS_PERSONAL: &[&str] = &[
+    "Zz-Nom-Témoin",
+    "Zz-Prénom-Témoin",
+    "zz.temoin@exemple.fr",
+    "+33699887766",
+    "zz-maladie-témoin",
+    "zz-profession-témoin",
+    "DE89370400440532013000",
+    "GB29NWBK60161331926819",
+    "ZZ-RUM-TEMOIN-01",
+    "ZZ-RUM-TEMOIN-02",
+    "zz-motif-bancaire-témoin",
+    "zz-ticket-témoin",
+    "zz-action-témoin",
+    "zz-résolution-témoin",
+];
+
+/// The witness's personal values that are whole cell values ("smoker" is also a part of
+/// "non_smoker"): looked for as exact cells.
+pub const WITNESS_PERSONAL_EXACT: &[&str] = &["smoker", "regular", "65+", "male"];

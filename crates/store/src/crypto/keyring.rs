@@ -1,0 +1,575 @@
+//! Data keys in PostgreSQL, cached in memory, and the sealing and opening of event
+//! payloads with them.
+//!
+//! I/O and cryptography are split: [`Keyring::provision`] (writers) and
+//! [`Keyring::load`] (readers) bring the keys a batch needs into the cache in one
+//! query per category; [`Keyring::seal`] and [`Keyring::open`] then work on the
+//! cache alone, so that a batch of thousands of events costs a handful of round trips.
+
+use std::collections::{BTreeMap, HashSet};
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use lae_domain::{Classification, DataCategory, classify};
+use lru::LruCache;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::KeyError;
+use super::cipher::{DataKey, MasterKey, sealed_text};
+
+/// What an erased field reads as (its subject's key was destroyed).
+pub const ERASED: &str = "[erased]";
+/// What a field reads as to a reader whose role may not read its category's keys.
+pub const WITHHELD: &str = "[withheld]";
+
+/// Keys kept in memory per keyring unless configured otherwise.
+pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+/// How long a cached key (or a cached absence) is trusted before it is read again.
+/// An erasure in another process is seen by this one within this time at worst; the
+/// process that erases forgets the keys at once.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The current master key, and the previous ones still accepted for unwrapping
+/// (during a rotation).
+#[derive(Debug)]
+pub struct MasterKeys {
+    current: MasterKey,
+    previous: Vec<MasterKey>,
+}
+
+impl MasterKeys {
+    /// Only `current`.
+    #[must_use]
+    pub fn new(current: MasterKey) -> Self {
+        Self {
+            current,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Also accepts `previous` when unwrapping.
+    #[must_use]
+    pub fn with_previous(mut self, previous: MasterKey) -> Self {
+        if previous.id() != self.current.id() {
+            self.previous.push(previous);
+        }
+        self
+    }
+
+    /// From the environment: `LAE_MASTER_KEY` or `LAE_MASTER_KEY_FILE` (the current
+    /// key), and optionally `LAE_MASTER_KEY_PREVIOUS` or `LAE_MASTER_KEY_PREVIOUS_FILE`
+    /// (the key being rotated away from). `None` when no current key is configured.
+    pub fn from_env() -> Result<Option<Self>, KeyError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`MasterKeys::from_env`] with another source of variables (settings, tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, KeyError> {
+        let Some(current) = key_from_lookup(&lookup, "LAE_MASTER_KEY")? else {
+            return Ok(None);
+        };
+        let mut keys = Self::new(current);
+        if let Some(previous) = key_from_lookup(&lookup, "LAE_MASTER_KEY_PREVIOUS")? {
+            keys = keys.with_previous(previous);
+        }
+        Ok(Some(keys))
+    }
+
+    /// The key new data keys are wrapped with.
+    #[must_use]
+    pub fn current(&self) -> &MasterKey {
+        &self.current
+    }
+
+    /// The key with this id, current or previous.
+    pub fn by_id(&self, id: &str) -> Result<&MasterKey, KeyError> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.id() == id)
+            .ok_or_else(|| KeyError::UnknownMasterKey(id.to_owned()))
+    }
+}
+
+/// Reads a master key from `NAME` or from the file named by `NAME_FILE`.
+fn key_from_lookup(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<MasterKey>, KeyError> {
+    if let Some(text) = lookup(name).filter(|v| !v.trim().is_empty()) {
+        return MasterKey::parse(&zeroize::Zeroizing::new(text)).map(Some);
+    }
+    match lookup(&format!("{name}_FILE")) {
+        Some(path) if !path.trim().is_empty() => read_key_file(Path::new(path.trim())).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Reads a master key file (64 hex digits or base64).
+pub fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| KeyError::MasterKeySource(format!("{}: {e}", path.display())))?,
+    );
+    MasterKey::parse(&text)
+}
+
+/// What opening a payload left unreadable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// Some field's key was destroyed: it reads [`ERASED`].
+    pub erased: bool,
+    /// Some field's category is not readable here: it reads [`WITHHELD`].
+    pub withheld: bool,
+}
+
+impl Opened {
+    /// Whether some personal field could not be opened.
+    #[must_use]
+    pub fn is_redacted(self) -> bool {
+        self.erased || self.withheld
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Slot {
+    Key(Arc<DataKey>),
+    /// No key: never created, or destroyed by an erasure.
+    Gone,
+}
+
+/// Data keys for one reader or writer: the master keys, the categories it may use,
+/// and a cache. Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct Keyring(Arc<Inner>);
+
+struct Inner {
+    masters: Arc<MasterKeys>,
+    /// The categories this keyring is meant to use.
+    categories: Vec<DataCategory>,
+    /// Those of `categories` the connection's role may read, once asked.
+    readable: Mutex<Option<Vec<DataCategory>>>,
+    cache: Mutex<LruCache<(Uuid, DataCategory), (Slot, Instant)>>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("categories", &self.0.categories)
+            .field("master_key", &self.0.masters.current().id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// A keyring for `categories` (what the component is meant to read; the
+    /// database's grants may narrow it further).
+    #[must_use]
+    pub fn new(masters: Arc<MasterKeys>, categories: &[DataCategory]) -> Self {
+        Self::with_cache(masters, categories, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL)
+    }
+
+    /// A keyring for every category (the command side, auditors).
+    #[must_use]
+    pub fn all(masters: Arc<MasterKeys>) -> Self {
+        Self::new(masters, &DataCategory::ALL)
+    }
+
+    /// [`Keyring::new`] with another cache size and lifetime.
+    #[must_use]
+    pub fn with_cache(
+        masters: Arc<MasterKeys>,
+        categories: &[DataCategory],
+        capacity: usize,
+        ttl: Duration,
+    ) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+        Self(Arc::new(Inner {
+            masters,
+            categories: categories.to_vec(),
+            readable: Mutex::new(None),
+            cache: Mutex::new(LruCache::new(capacity)),
+            ttl,
+        }))
+    }
+
+    /// The master keys.
+    #[must_use]
+    pub fn masters(&self) -> &Arc<MasterKeys> {
+        &self.0.masters
+    }
+
+    /// The subjects and categories whose keys `payload` needs (its personal fields
+    /// that are present). Empty for events without personal data.
+    pub fn needs(
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        payload: &Value,
+    ) -> Result<Vec<(Uuid, DataCategory)>, KeyError> {
+        let classification = classify(aggregate_type, event_type);
+        let Value::Object(fields) = payload else {
+            return Ok(Vec::new());
+        };
+        let mut categories: Vec<DataCategory> = classification
+            .personal_fields
+            .iter()
+            .filter(|f| fields.contains_key(f.field))
+            .map(|f| f.category)
+            .collect();
+        if categories.is_empty() {
+            return Ok(Vec::new());
+        }
+        categories.sort_unstable();
+        categories.dedup();
+        let subject = subject(&classification, aggregate_id, event_type, payload)?;
+        Ok(categories.into_iter().map(|c| (subject, c)).collect())
+    }
+
+    /// Makes sure every `(subject, category)` has a key, creating the missing ones,
+    /// and caches them. Fails with [`KeyError::Erased`] for an erased subject: nothing
+    /// new is written about a person whose data was erased.
+    pub async fn provision(
+        &self,
+        conn: &mut PgConnection,
+        wanted: impl IntoIterator<Item = (Uuid, DataCategory)>,
+    ) -> Result<(), KeyError> {
+        for (category, subjects) in self.missing(wanted, false) {
+            let created: Vec<(Uuid, DataKey)> = subjects
+                .iter()
+                .map(|s| (*s, DataKey::generate()))
+                .collect();
+            let master = self.0.masters.current();
+            let ids: Vec<Uuid> = created.iter().map(|(s, _)| *s).collect();
+            let kek_ids: Vec<&str> = vec![master.id(); created.len()];
+            let wrapped: Vec<Vec<u8>> = created
+                .iter()
+                .map(|(s, k)| master.wrap(*s, category, k))
+                .collect();
+            let sql = format!(
+                "WITH new AS (
+                     SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
+                              AS n(subject_id, master_key_id, wrapped)
+                      WHERE NOT EXISTS (SELECT 1 FROM keys.erased e WHERE e.subject_id = n.subject_id)
+                 ), inserted AS (
+                     INSERT INTO {table} (subject_id, master_key_id, wrapped)
+                     SELECT subject_id, master_key_id, wrapped FROM new
+                     ON CONFLICT (subject_id) DO NOTHING
+                     RETURNING subject_id
+                 )
+                 SELECT subject_id, NULL::text, NULL::bytea FROM inserted
+                 UNION ALL
+                 SELECT subject_id, master_key_id, wrapped FROM {table} WHERE subject_id = ANY($1)",
+                table = table(category)
+            );
+            let rows: Vec<(Uuid, Option<String>, Option<Vec<u8>>)> = sqlx::query_as(&sql)
+                .bind(&ids)
+                .bind(&kek_ids)
+                .bind(&wrapped)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut fresh: BTreeMap<Uuid, DataKey> = created.into_iter().collect();
+            let mut found = HashSet::with_capacity(rows.len());
+            for (subject, kek_id, wrapped) in rows {
+                let key = match (kek_id, wrapped) {
+                    (Some(kek_id), Some(wrapped)) => {
+                        self.0
+                            .masters
+                            .by_id(&kek_id)?
+                            .unwrap(subject, category, &wrapped)?
+                    }
+                    _ => match fresh.remove(&subject) {
+                        Some(key) => key,
+                        None => continue,
+                    },
+                };
+                found.insert(subject);
+                self.remember(subject, category, Slot::Key(Arc::new(key)));
+            }
+            let absent: Vec<Uuid> = subjects
+                .into_iter()
+                .filter(|s| !found.contains(s))
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            // Absent: erased, or created by a concurrent transaction after this
+            // statement's snapshot was taken (its insert then did nothing). Look again.
+            self.fetch(&mut *conn, category, &absent).await?;
+            if let Some(erased) = absent
+                .iter()
+                .find(|s| matches!(self.cached(**s, category), Some(Slot::Gone) | None))
+            {
+                self.forget(*erased);
+                return Err(KeyError::Erased(*erased));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every wanted key is cached and fresh, so that [`Keyring::provision`]
+    /// (or, with `reading`, [`Keyring::load`]) would not touch the database: callers
+    /// skip acquiring a connection then.
+    #[must_use]
+    pub fn has_fresh(&self, wanted: &[(Uuid, DataCategory)], reading: bool) -> bool {
+        // Reading needs to know which categories the role may read: asked by `load`.
+        if reading && self.lock_readable().is_none() {
+            return false;
+        }
+        self.missing(wanted.iter().copied(), false).is_empty()
+    }
+
+    /// Caches the keys of every `(subject, category)` that this keyring may read;
+    /// destroyed keys are cached as such (their fields open as [`ERASED`]).
+    pub async fn load(
+        &self,
+        conn: &mut PgConnection,
+        wanted: impl IntoIterator<Item = (Uuid, DataCategory)>,
+    ) -> Result<(), KeyError> {
+        let readable = self.readable(&mut *conn).await?;
+        let wanted: Vec<(Uuid, DataCategory)> = wanted
+            .into_iter()
+            .filter(|(_, c)| readable.contains(c))
+            .collect();
+        for (category, subjects) in self.missing(wanted, true) {
+            self.fetch(&mut *conn, category, &subjects).await?;
+        }
+        Ok(())
+    }
+
+    /// The categories of this keyring that `conn`'s role may read, asked once.
+    async fn readable(&self, conn: &mut PgConnection) -> Result<Vec<DataCategory>, KeyError> {
+        if let Some(known) = self.lock_readable().clone() {
+            return Ok(known);
+        }
+        let tables: Vec<String> = self.0.categories.iter().map(|c| table(*c)).collect();
+        let allowed: Vec<bool> = sqlx::query_scalar(
+            "SELECT has_table_privilege(t, 'SELECT') FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n",
+        )
+        .bind(&tables)
+        .fetch_all(&mut *conn)
+        .await?;
+        let readable: Vec<DataCategory> = self
+            .0
+            .categories
+            .iter()
+            .zip(allowed)
+            .filter(|(_, ok)| *ok)
+            .map(|(c, _)| *c)
+            .collect();
+        if readable.len() < self.0.categories.len() {
+            tracing::info!(
+                meant = ?self.0.categories,
+                readable = ?readable,
+                "this role may not read every category it was meant to: the others read as withheld"
+            );
+        }
+        *self.lock_readable() = Some(readable.clone());
+        Ok(readable)
+    }
+
+    async fn fetch(
+        &self,
+        conn: &mut PgConnection,
+        category: DataCategory,
+        subjects: &[Uuid],
+    ) -> Result<(), KeyError> {
+        let sql = format!(
+            "SELECT subject_id, master_key_id, wrapped FROM {} WHERE subject_id = ANY($1)",
+            table(category)
+        );
+        let rows: Vec<(Uuid, String, Vec<u8>)> = sqlx::query_as(&sql)
+            .bind(subjects)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut found = HashSet::with_capacity(rows.len());
+        for (subject, kek_id, wrapped) in rows {
+            let key = self
+                .0
+                .masters
+                .by_id(&kek_id)?
+                .unwrap(subject, category, &wrapped)?;
+            found.insert(subject);
+            self.remember(subject, category, Slot::Key(Arc::new(key)));
+        }
+        for subject in subjects.iter().filter(|s| !found.contains(s)) {
+            self.remember(*subject, category, Slot::Gone);
+        }
+        Ok(())
+    }
+
+    /// Seals the personal fields of a payload in place (fields already sealed are
+    /// left alone). The keys must have been provisioned.
+    pub fn seal(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        payload: &mut Value,
+    ) -> Result<(), KeyError> {
+        let classification = classify(aggregate_type, event_type);
+        if classification.personal_fields.is_empty() {
+            return Ok(());
+        }
+        let subject = subject(&classification, aggregate_id, event_type, payload)?;
+        let Value::Object(fields) = payload else {
+            return Ok(());
+        };
+        for personal in classification.personal_fields {
+            let Some(value) = fields.get_mut(personal.field) else {
+                continue;
+            };
+            if sealed_text(value).is_some() {
+                continue;
+            }
+            let key = match self.cached(subject, personal.category) {
+                Some(Slot::Key(key)) => key,
+                Some(Slot::Gone) => return Err(KeyError::Erased(subject)),
+                None => {
+                    return Err(KeyError::NotLoaded {
+                        subject,
+                        category: personal.category,
+                    });
+                }
+            };
+            *value = key.seal(subject, personal.category, personal.field, value);
+        }
+        Ok(())
+    }
+
+    /// Opens the sealed fields of a payload in place. Fields of a category this
+    /// keyring may not read become [`WITHHELD`], fields whose key was destroyed
+    /// [`ERASED`]; clear fields (events written before encryption) stay as they are.
+    /// The keys of readable categories must have been loaded.
+    pub fn open(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        payload: &mut Value,
+    ) -> Result<Opened, KeyError> {
+        let mut opened = Opened::default();
+        let classification = classify(aggregate_type, event_type);
+        if classification.personal_fields.is_empty() {
+            return Ok(opened);
+        }
+        let subject = subject(&classification, aggregate_id, event_type, payload)?;
+        let readable = self.lock_readable().clone();
+        let Value::Object(fields) = payload else {
+            return Ok(opened);
+        };
+        for personal in classification.personal_fields {
+            let Some(value) = fields.get_mut(personal.field) else {
+                continue;
+            };
+            let Some(text) = sealed_text(value) else {
+                continue;
+            };
+            let may_read = readable
+                .as_ref()
+                .is_some_and(|r| r.contains(&personal.category));
+            if !may_read {
+                *value = Value::String(WITHHELD.to_owned());
+                opened.withheld = true;
+                continue;
+            }
+            match self.cached(subject, personal.category) {
+                Some(Slot::Key(key)) => {
+                    *value = key.open(subject, personal.category, personal.field, text)?;
+                }
+                Some(Slot::Gone) => {
+                    *value = Value::String(ERASED.to_owned());
+                    opened.erased = true;
+                }
+                None => {
+                    return Err(KeyError::NotLoaded {
+                        subject,
+                        category: personal.category,
+                    });
+                }
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Drops a subject's keys from the cache (after its erasure).
+    pub fn forget(&self, subject: Uuid) {
+        let mut cache = self.lock_cache();
+        for category in DataCategory::ALL {
+            cache.pop(&(subject, category));
+        }
+    }
+
+    fn cached(&self, subject: Uuid, category: DataCategory) -> Option<Slot> {
+        self.lock_cache()
+            .get(&(subject, category))
+            .map(|(slot, _)| slot.clone())
+    }
+
+    fn remember(&self, subject: Uuid, category: DataCategory, slot: Slot) {
+        self.lock_cache()
+            .put((subject, category), (slot, Instant::now()));
+    }
+
+    /// The wanted keys that are not cached (or, with `stale`, cached too long ago),
+    /// per category.
+    fn missing(
+        &self,
+        wanted: impl IntoIterator<Item = (Uuid, DataCategory)>,
+        stale: bool,
+    ) -> BTreeMap<DataCategory, Vec<Uuid>> {
+        let mut missing: BTreeMap<DataCategory, Vec<Uuid>> = BTreeMap::new();
+        let mut cache = self.lock_cache();
+        for (subject, category) in wanted {
+            let fresh = match cache.get(&(subject, category)) {
+                None => false,
+                Some((Slot::Gone, _)) if !stale => false,
+                Some((_, at)) => at.elapsed() < self.0.ttl,
+            };
+            if !fresh {
+                missing.entry(category).or_default().push(subject);
+            }
+        }
+        for subjects in missing.values_mut() {
+            subjects.sort_unstable();
+            subjects.dedup();
+        }
+        missing
+    }
+
+    fn lock_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, LruCache<(Uuid, DataCategory), (Slot, Instant)>> {
+        self.0.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_readable(&self) -> std::sync::MutexGuard<'_, Option<Vec<DataCategory>>> {
+        self.0.readable.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The table holding a category's keys.
+pub(crate) fn table(category: DataCategory) -> String {
+    format!("keys.{}", category.as_str())
+}
+
+/// Whose data an event's personal fields are: the customer its subject field names,
+/// else (no such field, or `null` for an unidentified caller) the aggregate itself.
+fn subject(
+    classification: &Classification,
+    aggregate_id: &str,
+    event_type: &str,
+    payload: &Value,
+) -> Result<Uuid, KeyError> {
+    let named = classification
+        .subject_field
+        .and_then(|field| payload.get(field))
+        .and_then(Value::as_str);
+    Uuid::parse_str(named.unwrap_or(aggregate_id)).map_err(|_| KeyError::NoSubject {
+        event_type: event_type.to_owned(),
+    })
+}
