@@ -13,6 +13,8 @@ use sqlx::PgPool;
 
 use crate::auth::rules::StandingCache;
 use crate::auth::token::TokenKeys;
+use crate::cursor::CursorKey;
+use crate::readers::Readers;
 
 /// Shared state: cheap to clone.
 #[derive(Clone, Debug)]
@@ -23,6 +25,8 @@ pub struct Inner {
     pub pool: PgPool,
     /// Auditors' reads: the read-only `lae_auditor` role, and the seal key.
     pub audit: Option<AuditAccess>,
+    /// Departments' reads: each department's reader role, and the cursor key.
+    pub queries: QueryAccess,
     pub auth: AuthState,
     pub metrics: Metrics,
     pub events: EventRepository,
@@ -40,6 +44,13 @@ pub struct AuditAccess {
     pub key: lae_audit::AuditKey,
 }
 
+/// What the department query routes need.
+#[derive(Debug)]
+pub struct QueryAccess {
+    pub readers: Readers,
+    pub cursor_key: CursorKey,
+}
+
 /// The background components' metrics (zero when a component does not run here).
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -55,11 +66,12 @@ pub struct AuthState {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, keys: TokenKeys) -> Self {
-        Self::with_audit(pool, keys, None)
-    }
-
-    pub fn with_audit(pool: PgPool, keys: TokenKeys, audit: Option<AuditAccess>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        keys: TokenKeys,
+        audit: Option<AuditAccess>,
+        queries: QueryAccess,
+    ) -> Self {
         let events =
             EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
         Self(Arc::new(Inner {
@@ -76,6 +88,7 @@ impl AppState {
             },
             metrics: Metrics::default(),
             audit,
+            queries,
         }))
     }
 }
