@@ -153,7 +153,8 @@ pub async fn run(action: Audit) -> anyhow::Result<i32> {
                 at,
                 settings.master_keys.as_ref(),
             )
-            .await? {
+            .await?
+            {
                 Some(state) => println!("{}", serde_json::to_string_pretty(&state)?),
                 None => bail!("no {aggregate_type} {aggregate_id} at that point"),
             }

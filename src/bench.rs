@@ -4,6 +4,8 @@
 //! Each run creates a database of its own and drops it at the end. Repetitions
 //! interleave the baseline and the platform (protocol in `shared/notes/perf-baselines.md`).
 
+mod queries;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,9 @@ pub enum Target {
     /// The read models: end-to-end lag at 500 events/s and rebuild speed over 1,000,000
     /// events against a raw batched upsert, same run.
     Projections,
+    /// A department query over HTTP (customer service's customer view at random ids,
+    /// authentication included) against pgbench running the same SQL lookup, same run.
+    Queries(queries::QueriesArgs),
     /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
     Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
@@ -68,6 +73,7 @@ pub struct CommandsArgs {
 pub async fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Commands(args) => commands(args).await,
+        Target::Queries(args) => queries::run(args).await,
         Target::Relay => {
             let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
             println!("{report}");
@@ -119,6 +125,18 @@ struct Measurement {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+}
+
+impl Measurement {
+    /// Rate and latencies of the requests recorded in `histogram` over `elapsed`.
+    fn of(histogram: &Histogram<u64>, elapsed: Duration, errors: u64) -> Self {
+        Self {
+            per_second: histogram.len() as f64 / elapsed.as_secs_f64(),
+            p50_ms: histogram.value_at_quantile(0.50) as f64 / 1000.0,
+            p99_ms: histogram.value_at_quantile(0.99) as f64 / 1000.0,
+            errors,
+        }
+    }
 }
 
 async fn commands(args: CommandsArgs) -> anyhow::Result<()> {
@@ -176,7 +194,7 @@ async fn start(
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop_rx.await;
     }));
-    let token = bench_token(client, &base, app_pool).await?;
+    let token = bench_token_as(client, &base, app_pool, Role::CustomerService).await?;
     eprintln!(
         "seeding {} customers ...",
         args.clients * args.customers_per_client
@@ -222,18 +240,40 @@ async fn commands_in(
         // Alternate which platform goes first, so that neither always runs on the
         // machine the other just heated (or the checkpoint it just triggered).
         let (p, c) = if rep % 2 == 1 {
-            let p =
-                http_commands(&client, &sealed.base, &sealed.token, &sealed.owned, args.seconds)
-                    .await?;
-            let c = http_commands(&client, &clear.base, &clear.token, &clear.owned, args.seconds)
-                .await?;
+            let p = http_commands(
+                &client,
+                &sealed.base,
+                &sealed.token,
+                &sealed.owned,
+                args.seconds,
+            )
+            .await?;
+            let c = http_commands(
+                &client,
+                &clear.base,
+                &clear.token,
+                &clear.owned,
+                args.seconds,
+            )
+            .await?;
             (p, c)
         } else {
-            let c = http_commands(&client, &clear.base, &clear.token, &clear.owned, args.seconds)
-                .await?;
-            let p =
-                http_commands(&client, &sealed.base, &sealed.token, &sealed.owned, args.seconds)
-                    .await?;
+            let c = http_commands(
+                &client,
+                &clear.base,
+                &clear.token,
+                &clear.owned,
+                args.seconds,
+            )
+            .await?;
+            let p = http_commands(
+                &client,
+                &sealed.base,
+                &sealed.token,
+                &sealed.owned,
+                args.seconds,
+            )
+            .await?;
             (p, c)
         };
         println!(
@@ -257,11 +297,7 @@ async fn commands_in(
     let c = median(&mut plaintext.iter().map(|m| m.per_second).collect());
     let p50 = median(&mut platform.iter().map(|m| m.p50_ms).collect());
     let p99 = median(&mut platform.iter().map(|m| m.p99_ms).collect());
-    let errors: u64 = platform
-        .iter()
-        .chain(&plaintext)
-        .map(|m| m.errors)
-        .sum();
+    let errors: u64 = platform.iter().chain(&plaintext).map(|m| m.errors).sum();
     println!(
         "median of {} reps at {} clients: command path {p:.0} cmd/s (p50 {p50:.2} ms, p99 {p99:.2} ms), \
          raw insert {b:.0} tx/s, ratio {:.2} (target >= 0.50), errors {errors}",
@@ -296,23 +332,16 @@ fn print_context(args: &CommandsArgs) {
     );
 }
 
-/// A customer service user for the run, logged in over HTTP like any client (the
-/// measured path includes authentication).
-async fn bench_token(
+/// A user of `role` for the run, logged in over HTTP like any client (the measured
+/// path includes authentication).
+async fn bench_token_as(
     client: &reqwest::Client,
     base: &str,
     pool: sqlx::PgPool,
+    role: Role,
 ) -> anyhow::Result<String> {
     let password = format!("bench-{}", Uuid::new_v4());
-    users::create(
-        &pool,
-        "bench",
-        "bench",
-        "Benchmark",
-        Role::CustomerService,
-        &password,
-    )
-    .await?;
+    users::create(&pool, "bench", "bench", "Benchmark", role, &password).await?;
     let response = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"username": "bench", "password": password}))
@@ -412,13 +441,11 @@ async fn http_commands(
     for task in tasks {
         total.add(task.await??)?;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    Ok(Measurement {
-        per_second: total.len() as f64 / elapsed,
-        p50_ms: total.value_at_quantile(0.50) as f64 / 1000.0,
-        p99_ms: total.value_at_quantile(0.99) as f64 / 1000.0,
-        errors: errors.load(Ordering::Relaxed),
-    })
+    Ok(Measurement::of(
+        &total,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }
 
 /// pgbench inserting one event-shaped row per transaction into the same `events`

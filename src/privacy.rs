@@ -156,7 +156,10 @@ pub async fn keys(action: Keys) -> anyhow::Result<()> {
             let categories: serde_json::Map<String, serde_json::Value> = rows
                 .into_iter()
                 .map(|(c, n, others)| {
-                    (c, serde_json::json!({"keys": n, "wrapped_by_other_keys": others}))
+                    (
+                        c,
+                        serde_json::json!({"keys": n, "wrapped_by_other_keys": others}),
+                    )
                 })
                 .collect();
             println!(

@@ -462,7 +462,9 @@ mod sealed_fields {
             .await
             .expect("erased");
         let mut conn = app_pool.acquire().await.expect("conn");
-        let shredded = shred(&mut conn, id, "RGPD art. 17", "test").await.expect("shred");
+        let shredded = shred(&mut conn, id, "RGPD art. 17", "test")
+            .await
+            .expect("shred");
         assert_eq!(shredded.categories, [lae_domain::DataCategory::Contact]);
 
         // The registration no longer opens: it is left out, the erasure stands alone.
@@ -498,7 +500,10 @@ mod sealed_fields {
         let again = keyring
             .provision(&mut conn, [(id, lae_domain::DataCategory::Health)])
             .await;
-        assert!(matches!(again, Err(KeyError::Erased(s)) if s == id), "{again:?}");
+        assert!(
+            matches!(again, Err(KeyError::Erased(s)) if s == id),
+            "{again:?}"
+        );
     }
 
     #[tokio::test]

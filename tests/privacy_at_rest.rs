@@ -74,7 +74,10 @@ async fn wait_for(app: &TestApp, what: &str, sql: &str, expected: i64) {
         if n == expected {
             return;
         }
-        assert!(Instant::now() < deadline, "{what}: {n}, expected {expected}");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {n}, expected {expected}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -173,10 +176,7 @@ async fn capture_stream(app: &TestApp, expected: u64) -> String {
 /// A backup file, decompressed.
 fn backup(database: &str) -> String {
     let file = std::env::temp_dir().join(format!("{database}-{}.backup", uuid::Uuid::new_v4()));
-    let (code, _, err) = lae(
-        database,
-        &["backup", "--out", file.to_str().expect("path")],
-    );
+    let (code, _, err) = lae(database, &["backup", "--out", file.to_str().expect("path")]);
     assert_eq!(code, 0, "{err}");
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("backup file"))
@@ -248,17 +248,30 @@ async fn personal_values_are_nowhere_in_clear_and_erasure_removes_them_everywher
         .await;
     assert_eq!(status, 201, "{invoice}");
 
-    wait_for(&app, "health declarations", "SELECT count(*) FROM legal.health_declarations", 1).await;
+    wait_for(
+        &app,
+        "health declarations",
+        "SELECT count(*) FROM legal.health_declarations",
+        1,
+    )
+    .await;
     wait_for(&app, "mandates", "SELECT count(*) FROM billing.mandates", 1).await;
     wait_for(&app, "profiles", "SELECT count(*) FROM sales.profiles", 1).await;
-    wait_for(&app, "tickets", "SELECT count(*) FROM customer_service.tickets", 1).await;
+    wait_for(
+        &app,
+        "tickets",
+        "SELECT count(*) FROM customer_service.tickets",
+        1,
+    )
+    .await;
     wait_for(&app, "invoices", "SELECT count(*) FROM billing.invoices", 1).await;
 
     // The read models hold the clear values where they may (the department scans of
     // crates/projections/tests/privacy.rs check where exactly); the store does not.
     let hits = scan_database(&app).await;
     assert!(
-        hits.iter().any(|(t, f)| t == "legal.health_declarations" && f.contains(&"illness")),
+        hits.iter()
+            .any(|(t, f)| t == "legal.health_declarations" && f.contains(&"illness")),
         "the legal read model sees the health declaration: {hits:?}"
     );
     for (table, found) in &hits {
@@ -270,12 +283,23 @@ async fn personal_values_are_nowhere_in_clear_and_erasure_removes_them_everywher
         );
     }
     let dumped = dump(&database);
-    assert_eq!(found_in(&dumped), Vec::<&str>::new(), "pg_dump of events and keys");
+    assert_eq!(
+        found_in(&dumped),
+        Vec::<&str>::new(),
+        "pg_dump of events and keys"
+    );
     let events = app.event_count().await;
     let captured = capture_stream(&app, u64::try_from(events).expect("count")).await;
-    assert_eq!(found_in(&captured), Vec::<&str>::new(), "NATS stream capture");
+    assert_eq!(
+        found_in(&captured),
+        Vec::<&str>::new(),
+        "NATS stream capture"
+    );
     let backed_up = backup(&database);
-    assert!(backed_up.contains("CustomerRegistered"), "the backup holds events");
+    assert!(
+        backed_up.contains("CustomerRegistered"),
+        "the backup holds events"
+    );
     assert_eq!(found_in(&backed_up), Vec::<&str>::new(), "backup file");
 
     // Erasure: only legal may ask for it.
@@ -323,18 +347,31 @@ async fn personal_values_are_nowhere_in_clear_and_erasure_removes_them_everywher
         )
         .await;
     }
-    wait_for(&app, "health purged", "SELECT count(*) FROM legal.health_declarations", 0).await;
-    wait_for(&app, "mandate purged", "SELECT count(*) FROM billing.mandates", 0).await;
+    wait_for(
+        &app,
+        "health purged",
+        "SELECT count(*) FROM legal.health_declarations",
+        0,
+    )
+    .await;
+    wait_for(
+        &app,
+        "mandate purged",
+        "SELECT count(*) FROM billing.mandates",
+        0,
+    )
+    .await;
     let hits = scan_database(&app).await;
     assert!(hits.is_empty(), "after erasure: {hits:?}");
 
     // The facts kept by law: the invoice, its number and amount; the ticket's existence.
-    let kept: (String, i64) =
-        sqlx::query_as("SELECT number, amount_cents FROM billing.invoices WHERE customer_id = $1::uuid")
-            .bind(&customer)
-            .fetch_one(&app.pool)
-            .await
-            .expect("the invoice is kept");
+    let kept: (String, i64) = sqlx::query_as(
+        "SELECT number, amount_cents FROM billing.invoices WHERE customer_id = $1::uuid",
+    )
+    .bind(&customer)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the invoice is kept");
     assert_eq!(kept, (INVOICE_NUMBER.to_owned(), 12345));
     let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM customer_service.tickets")
         .fetch_one(&app.pool)
@@ -369,9 +406,17 @@ async fn personal_values_are_nowhere_in_clear_and_erasure_removes_them_everywher
     .expect("keys");
     assert_eq!(keys, 0);
     let backed_up = backup(&database);
-    assert_eq!(found_in(&backed_up), Vec::<&str>::new(), "backup after erasure");
+    assert_eq!(
+        found_in(&backed_up),
+        Vec::<&str>::new(),
+        "backup after erasure"
+    );
     let captured = capture_stream(&app, u64::try_from(app.event_count().await).expect("n")).await;
-    assert_eq!(found_in(&captured), Vec::<&str>::new(), "NATS after erasure");
+    assert_eq!(
+        found_in(&captured),
+        Vec::<&str>::new(),
+        "NATS after erasure"
+    );
 }
 
 #[tokio::test]
@@ -415,13 +460,22 @@ async fn the_cli_erases_and_rotates_the_master_key_without_touching_events() {
         )
     };
     let (code, out, err) = rotate(&["keys", "rotate"], &new_key, None);
-    assert_ne!(code, 0, "without the previous key nothing can be re-wrapped: {out}");
-    assert!(err.contains("not configured") || out.contains("wrapped_by_other_keys"), "{err}");
+    assert_ne!(
+        code, 0,
+        "without the previous key nothing can be re-wrapped: {out}"
+    );
+    assert!(
+        err.contains("not configured") || out.contains("wrapped_by_other_keys"),
+        "{err}"
+    );
     let old_key = "5a".repeat(32);
     let (code, out, err) = rotate(&["keys", "rotate"], &new_key, Some(&old_key));
     assert_eq!(code, 0, "{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).expect("json report");
-    assert!(report["rewrapped"].as_u64().expect("count") >= 2, "{report}");
+    assert!(
+        report["rewrapped"].as_u64().expect("count") >= 2,
+        "{report}"
+    );
     assert_eq!(report["wrapped_by_other_keys"], 0);
     let (code, out, err) = rotate(&["keys", "status"], &new_key, None);
     assert_eq!(code, 0, "{err}");
@@ -434,7 +488,10 @@ async fn the_cli_erases_and_rotates_the_master_key_without_touching_events() {
             .fetch_all(&app.pool)
             .await
             .expect("events");
-    assert_eq!(events_before, events_after, "rotation does not touch events");
+    assert_eq!(
+        events_before, events_after,
+        "rotation does not touch events"
+    );
 
     // With the new key alone, the history opens: the aggregate loads and decides.
     let masters = std::sync::Arc::new(lae_store::crypto::MasterKeys::new(
@@ -454,7 +511,13 @@ async fn the_cli_erases_and_rotates_the_master_key_without_touching_events() {
 
     // Erase from the command line, with the new key.
     let (code, out, err) = rotate(
-        &["customers", "erase", &customer, "--reason", "RGPD art. 17, demande CLI"],
+        &[
+            "customers",
+            "erase",
+            &customer,
+            "--reason",
+            "RGPD art. 17, demande CLI",
+        ],
         &new_key,
         None,
     );

@@ -57,9 +57,14 @@ pub async fn erase_customer(
         Err(other) => return Err(other.into()),
     };
     let mut conn = pool.acquire().await?;
-    let shredded = shred(&mut conn, *customer_id.as_uuid(), reason.as_str(), &metadata.user)
-        .await
-        .map_err(ApiError::internal)?;
+    let shredded = shred(
+        &mut conn,
+        *customer_id.as_uuid(),
+        reason.as_str(),
+        &metadata.user,
+    )
+    .await
+    .map_err(ApiError::internal)?;
     if let Some(keyring) = events.keyring() {
         keyring.forget(*customer_id.as_uuid());
     }

@@ -10,13 +10,17 @@
 //! - [`extract`]: JSON bodies that name the field at fault; the caller's identity.
 //! - [`routes`]: one module per aggregate, each with its own `router()`.
 //! - [`state`]: what handlers share (the pool and one executor per aggregate).
+//! - [`readers`]: each department's read-only pool, which its query routes use.
+//! - [`cursor`]: the signed keyset cursors of paginated lists.
 //! - [`auth`]: users, passwords, tokens, and the table of rules every route obeys.
 
 pub mod auth;
+pub mod cursor;
 pub mod erasure;
 pub mod extract;
 pub mod openapi;
 pub mod problem;
+pub mod readers;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -28,6 +32,9 @@ use lae_store::db::{self, DbError};
 use tokio::net::TcpListener;
 
 use crate::auth::token::TokenKeys;
+use crate::cursor::CursorKey;
+use crate::readers::Readers;
+use crate::settings::Secret;
 
 pub use settings::Settings;
 pub use state::AppState;
@@ -78,16 +85,25 @@ impl Application {
                 addr: settings.http_addr,
                 source,
             })?;
-        let keys = match &settings.jwt_secret {
-            Some(secret) => {
-                TokenKeys::new(secret.expose()).map_err(|_| StartupError::WeakSecret)?
-            }
+        let (keys, cursor_key) = match &settings.jwt_secret {
+            Some(secret) => (
+                TokenKeys::new(secret.expose()).map_err(|_| StartupError::WeakSecret)?,
+                CursorKey::derive(secret.expose()),
+            ),
             None => {
                 tracing::warn!(
                     "LAE_JWT_SECRET is not set: tokens are signed with a key of this process only"
                 );
-                TokenKeys::random()
+                (TokenKeys::random(), CursorKey::random())
             }
+        };
+        let queries = state::QueryAccess {
+            readers: Readers::connect_lazy(
+                &settings.db,
+                settings.reader_password.as_ref().map(Secret::expose_str),
+                settings.reader_pool_size,
+            ),
+            cursor_key,
         };
         if let Some((username, password)) = &settings.bootstrap_admin {
             bootstrap_admin(&pool, username, password.expose_str()).await?;
@@ -112,7 +128,7 @@ impl Application {
         };
         Ok(Self {
             listener,
-            state: AppState::with_audit(pool, keys, audit, settings.master_keys.clone()),
+            state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone()),
             settings: settings.clone(),
         })
     }

@@ -17,6 +17,10 @@ struct Operation {
     request: Option<Schema>,
     status: u16,
     response: Option<Schema>,
+    /// Query (and header) parameters beyond the path's.
+    parameters: Vec<Value>,
+    /// Answers carry an `ETag` and `If-None-Match` may get 304.
+    conditional: bool,
 }
 
 /// Collects operations while route modules describe them.
@@ -59,6 +63,7 @@ impl ApiDoc {
                 request: Some(request),
                 status,
                 response: Some(response),
+                ..Operation::default()
             },
         );
     }
@@ -72,6 +77,32 @@ impl ApiDoc {
                 request: None,
                 status,
                 response: Some(response),
+                ..Operation::default()
+            },
+        );
+    }
+
+    /// A `GET` answering 200 with a JSON `R`, its query parameters the fields of `P`
+    /// (the struct the handler parses the query string into). `conditional`: answers
+    /// carry an `ETag`, and `If-None-Match` may get 304.
+    pub fn read<P: JsonSchema, R: JsonSchema>(&mut self, path: &'static str, conditional: bool) {
+        let response = self.generator.subschema_for::<R>();
+        let mut parameters = query_parameters::<P>();
+        if conditional {
+            parameters.push(json!({
+                "name": "If-None-Match", "in": "header", "required": false,
+                "description": "The ETag of an answer already held: 304 if it has not changed.",
+                "schema": { "type": "string" }
+            }));
+        }
+        self.operations.insert(
+            (Method::GET, path),
+            Operation {
+                request: None,
+                status: 200,
+                response: Some(response),
+                parameters,
+                conditional,
             },
         );
     }
@@ -84,6 +115,7 @@ impl ApiDoc {
                 request: None,
                 status,
                 response: None,
+                ..Operation::default()
             },
         );
     }
@@ -112,7 +144,19 @@ impl ApiDoc {
             if let Some(schema) = op.response {
                 success["content"] = json!({ "application/json": { "schema": schema } });
             }
+            if op.conditional {
+                success["headers"] = json!({
+                    "ETag": { "schema": { "type": "string" } },
+                    "Cache-Control": { "schema": { "type": "string" } }
+                });
+            }
             responses.insert(status.to_string(), success);
+            if op.conditional {
+                responses.insert(
+                    "304".into(),
+                    json!({ "description": "Inchangé : l'ETag donné dans If-None-Match est toujours le bon" }),
+                );
+            }
             let problems: &[u16] = match rule.access {
                 // Login answers 401 for wrong credentials and 429 when locked.
                 Access::Public => &[400, 401, 413, 415, 422, 429, 500],
@@ -141,6 +185,7 @@ impl ApiDoc {
                     json!({ "name": name, "in": "path", "required": true,
                             "schema": { "type": "string" } })
                 })
+                .chain(op.parameters)
                 .collect();
             if !parameters.is_empty() {
                 operation["parameters"] = Value::Array(parameters);
@@ -182,6 +227,70 @@ impl ApiDoc {
             },
             "security": [ { "bearer": [] }, { "session": [] } ]
         })
+    }
+}
+
+/// The query parameters of a handler whose query string parses into `P`: one per field
+/// of `P`, with the field's schema (inlined, `null` removed: an absent parameter is the
+/// `None`) and doc comment.
+fn query_parameters<P: JsonSchema>() -> Vec<Value> {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let root = settings.into_generator().into_root_schema_for::<P>();
+    let root = root.as_value();
+    let required: Vec<&str> = root["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = root["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, schema)| {
+            let mut schema = schema.clone();
+            let description = schema.as_object_mut().and_then(|s| s.remove("description"));
+            without_null(&mut schema);
+            let mut parameter = json!({
+                "name": name, "in": "query", "required": required.contains(&name.as_str()),
+                "schema": schema,
+            });
+            if let Some(description) = description {
+                parameter["description"] = description;
+            }
+            parameter
+        })
+        .collect()
+}
+
+/// Removes `null` from a schema's types, enum values and alternatives.
+fn without_null(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Array(types)) = object.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            object.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(alternatives)) = object.get_mut(key) {
+            alternatives.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+            if let [only] = alternatives.as_slice() {
+                let only = only.clone();
+                object.remove(key);
+                if let Value::Object(fields) = only {
+                    object.extend(fields);
+                }
+            }
+        }
     }
 }
 
@@ -282,6 +391,37 @@ mod tests {
             let op = &doc["paths"][rule.path][rule.method.as_str().to_lowercase()];
             assert!(op["responses"].is_object(), "{} {}", rule.method, rule.path);
         }
+        // Query routes document their parameters, and 304 when they are conditional.
+        let search = &doc["paths"]["/api/v1/sales/customers"]["get"];
+        let names: Vec<&str> = search["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in [
+            "q",
+            "name",
+            "email",
+            "phone",
+            "customer_number",
+            "limit",
+            "cursor",
+        ] {
+            assert!(names.contains(&name), "{name} in {names:?}");
+        }
+        assert!(search["responses"]["304"].is_object());
+        let limit = search["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+            .expect("limit");
+        assert_eq!(limit["schema"]["maximum"], 200, "{limit}");
+        assert_eq!(limit["schema"]["type"], "integer", "{limit}");
+        let health = &doc["paths"]["/api/v1/legal/customers/{id}/health-declaration"]["get"];
+        assert!(
+            health["responses"]["304"].is_null(),
+            "logged reads are never 304"
+        );
         // Value types keep their validation in the document.
         let mandate = &schemas["Mandate"]["properties"]["iban"];
         assert!(

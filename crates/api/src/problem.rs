@@ -20,6 +20,13 @@ pub enum ApiError {
         detail: String,
         field: Option<String>,
     },
+    /// 400: a query parameter is unknown, missing or invalid, naming it.
+    #[error("bad parameter {field}: {detail}")]
+    BadParameter {
+        code: &'static str,
+        field: String,
+        detail: String,
+    },
     /// 415: the body is not declared as JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -86,6 +93,19 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    /// A 400 naming the query parameter at fault.
+    pub fn bad_parameter(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::BadParameter {
+            code,
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn invalid(
         code: &'static str,
         field: impl Into<String>,
@@ -100,7 +120,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::Malformed { .. } | Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated { .. } | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -123,6 +143,16 @@ impl ApiError {
                 "Requête mal formée",
                 detail.clone(),
                 field.as_deref(),
+            ),
+            Self::BadParameter {
+                code,
+                field,
+                detail,
+            } => (
+                code,
+                "Paramètre invalide",
+                detail.clone(),
+                Some(field.as_str()),
             ),
             Self::UnsupportedMediaType => (
                 "unsupported_media_type",

@@ -32,6 +32,11 @@ pub struct Settings {
     /// encryption-off benchmark; `lae serve` refuses to start without a master key
     /// otherwise.
     pub plaintext: bool,
+    /// Password of the departments' `lae_<dept>_reader` roles, where the server asks for
+    /// one (`LAE_READER_DB_PASSWORD`, else `LAE_PROJECTION_DB_PASSWORD`).
+    pub reader_password: Option<Secret>,
+    /// Connections of each department's reader pool (`LAE_READER_POOL_SIZE`, default 8).
+    pub reader_pool_size: u32,
 }
 
 /// A secret value: never printed.
@@ -82,7 +87,7 @@ pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 
 impl Settings {
     /// Reads `DATABASE_URL`, `LAE_APP_DB_USER`, `LAE_APP_DB_PASSWORD`,
-    /// `LAE_DB_POOL_SIZE`, `NATS_URL` and `LAE_HTTP_ADDR`.
+    /// `LAE_DB_POOL_SIZE`, `LAE_READER_*`, `NATS_URL` and `LAE_HTTP_ADDR`.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -92,18 +97,24 @@ impl Settings {
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         let app_user = get("LAE_APP_DB_USER").unwrap_or_else(|| APP_ROLE.into());
         let app_password = get("LAE_APP_DB_PASSWORD");
-        let pool_size = match get("LAE_DB_POOL_SIZE") {
-            None => 32,
+        let pool_size = |name: &'static str, default: u32| match get(name) {
+            None => Ok(default),
             Some(v) => v
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| SettingsError::Invalid {
-                    name: "LAE_DB_POOL_SIZE",
+                    name,
                     value: v.clone(),
                     reason: "expected a number from 1 to 1000".into(),
-                })?,
+                }),
         };
+        let reader_pool_size = pool_size("LAE_READER_POOL_SIZE", 8)?;
+        let reader_password = get("LAE_READER_DB_PASSWORD")
+            .or_else(|| get("LAE_PROJECTION_DB_PASSWORD"))
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| Secret::new(p.into_bytes()));
+        let pool_size = pool_size("LAE_DB_POOL_SIZE", 32)?;
         let db = DbSettings::from_url(&database_url, &app_user, app_password.as_deref(), pool_size)
             .map_err(|source| SettingsError::Db {
                 name: "DATABASE_URL",
@@ -203,6 +214,8 @@ impl Settings {
             relay,
             projectors,
             sealer: enabled("LAE_RUN_SEALER")?,
+            reader_password,
+            reader_pool_size,
         })
     }
 }
@@ -246,6 +259,7 @@ mod tests {
         let cases = [
             ("LAE_HTTP_ADDR", "nowhere", "LAE_HTTP_ADDR"),
             ("LAE_DB_POOL_SIZE", "0", "LAE_DB_POOL_SIZE"),
+            ("LAE_READER_POOL_SIZE", "many", "LAE_READER_POOL_SIZE"),
             ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
             ("LAE_JWT_SECRET", "too short", "LAE_JWT_SECRET"),
             (

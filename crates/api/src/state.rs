@@ -14,6 +14,8 @@ use sqlx::PgPool;
 
 use crate::auth::rules::StandingCache;
 use crate::auth::token::TokenKeys;
+use crate::cursor::CursorKey;
+use crate::readers::Readers;
 
 /// Shared state: cheap to clone.
 #[derive(Clone, Debug)]
@@ -24,6 +26,8 @@ pub struct Inner {
     pub pool: PgPool,
     /// Auditors' reads: the read-only `lae_auditor` role, and the seal key.
     pub audit: Option<AuditAccess>,
+    /// Departments' reads: each department's reader role, and the cursor key.
+    pub queries: QueryAccess,
     pub auth: AuthState,
     pub metrics: Metrics,
     pub events: EventRepository,
@@ -43,6 +47,13 @@ pub struct AuditAccess {
     pub master_keys: Option<Arc<MasterKeys>>,
 }
 
+/// What the department query routes need.
+#[derive(Debug)]
+pub struct QueryAccess {
+    pub readers: Readers,
+    pub cursor_key: CursorKey,
+}
+
 /// The background components' metrics (zero when a component does not run here).
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -58,16 +69,13 @@ pub struct AuthState {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, keys: TokenKeys) -> Self {
-        Self::with_audit(pool, keys, None, None)
-    }
-
     /// The state of a running application. With `master_keys`, personal fields are
     /// sealed on append and opened on load (`lae_store::crypto`).
-    pub fn with_audit(
+    pub fn new(
         pool: PgPool,
         keys: TokenKeys,
         audit: Option<AuditAccess>,
+        queries: QueryAccess,
         master_keys: Option<Arc<MasterKeys>>,
     ) -> Self {
         let mut events =
@@ -89,6 +97,7 @@ impl AppState {
             },
             metrics: Metrics::default(),
             audit,
+            queries,
         }))
     }
 }

@@ -89,11 +89,17 @@ impl Store {
             parsed.push((id, sequence, value));
         }
         let Some(keyring) = self.repository.keyring() else {
-            return Ok(parsed.into_iter().map(|(i, s, v)| (i, s, v, false)).collect());
+            return Ok(parsed
+                .into_iter()
+                .map(|(i, s, v)| (i, s, v, false))
+                .collect());
         };
         let mut wanted = Vec::new();
         for (id, sequence, value) in &parsed {
-            let event_type = value.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            let event_type = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default();
             wanted.extend(
                 Keyring::needs(aggregate_type, id, event_type, value)
                     .map_err(|e| unreadable(id, *sequence, e.to_string()))?,
@@ -165,8 +171,9 @@ impl Store {
             if chunk.len() < OPEN_CHUNK && !done {
                 continue;
             }
-            for (id, sequence, payload, redacted) in
-                self.open_rows(Customer::TYPE, std::mem::take(&mut chunk)).await?
+            for (id, sequence, payload, redacted) in self
+                .open_rows(Customer::TYPE, std::mem::take(&mut chunk))
+                .await?
             {
                 let customer_id =
                     id.parse::<CustomerId>()

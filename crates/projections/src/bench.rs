@@ -321,7 +321,16 @@ pub async fn run_benchmarks(
                     .await?,
                 )
             }
-            n => Some(compare_rebuilds(&settings, None, n, options.rebuild_batch, options.rebuild_reps).await?),
+            n => Some(
+                compare_rebuilds(
+                    &settings,
+                    None,
+                    n,
+                    options.rebuild_batch,
+                    options.rebuild_reps,
+                )
+                .await?,
+            ),
         };
         Ok(BenchReport { lag, rebuild })
     }

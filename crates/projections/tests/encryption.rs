@@ -13,7 +13,9 @@ use lae_projections::{
     apply, rebuild, run_projector,
 };
 use support::scenario::{Writer, plant_witness, populate};
-use support::{TestDb, TestNats, assert_same, shutdown_signal, snapshot, snapshot_all, test_masters};
+use support::{
+    TestDb, TestNats, assert_same, shutdown_signal, snapshot, snapshot_all, test_masters,
+};
 
 /// Every event of the store, in commit order, as the rebuild reads them.
 async fn stored_envelopes(db: &TestDb) -> Vec<Envelope> {
@@ -38,11 +40,7 @@ async fn apply_all(
     let mut verdicts = Vec::new();
     for batch in envelopes.chunks(40) {
         let mut tx = pool.begin().await.expect("begin");
-        verdicts.extend(
-            apply(&mut tx, decoder, schema, batch)
-                .await
-                .expect("apply"),
-        );
+        verdicts.extend(apply(&mut tx, decoder, schema, batch).await.expect("apply"));
         tx.commit().await.expect("commit");
     }
     pool.close().await;
@@ -74,9 +72,9 @@ async fn sealed_events_build_the_same_read_models_as_their_clear_payloads() {
         .collect();
     assert!(clear.iter().all(|e| !e.payload.contains("\"$enc\"")));
     assert!(
-        clear
-            .iter()
-            .any(|e| e.payload.contains("Zz-Nom-Témoin") && e.aggregate_id == witness.id.to_string())
+        clear.iter().any(
+            |e| e.payload.contains("Zz-Nom-Témoin") && e.aggregate_id == witness.id.to_string()
+        )
     );
 
     let mut owner = db.owner().await;
@@ -150,11 +148,16 @@ async fn a_legal_role_without_health_keys_builds_its_model_without_health_data()
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !nats.caught_up("nohealth_legal").await {
-        assert!(tokio::time::Instant::now() < deadline, "legal did not catch up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "legal did not catch up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = stop.send(true);
-    task.await.expect("joins").expect("the projector stops cleanly");
+    task.await
+        .expect("joins")
+        .expect("the projector stops cleanly");
 
     let m = metrics.department(Department::Legal);
     // One health declaration per customer, each redacted; nothing held back or failed.
@@ -175,13 +178,12 @@ async fn a_legal_role_without_health_keys_builds_its_model_without_health_data()
     assert_eq!(counts.0, 6, "every customer, contact details included");
     assert_eq!(counts.1, 0, "no health declaration");
     assert!(counts.2 > 0, "contracts");
-    let (name, version): (String, i64) = sqlx::query_as(
-        "SELECT last_name, version FROM legal.customers WHERE customer_id = $1",
-    )
-    .bind(witness.id)
-    .fetch_one(&mut owner)
-    .await
-    .expect("the witness");
+    let (name, version): (String, i64) =
+        sqlx::query_as("SELECT last_name, version FROM legal.customers WHERE customer_id = $1")
+            .bind(witness.id)
+            .fetch_one(&mut owner)
+            .await
+            .expect("the witness");
     assert_eq!(name, "Zz-Nom-Témoin");
     assert_eq!(version, 1);
     // Every sequence is recorded: later events of the customers were not held back.

@@ -85,13 +85,12 @@ async fn an_erased_customer_leaves_no_personal_value_and_a_rebuild_agrees() {
         ("billing.mandates", "customer_id"),
         ("billing.mandate_history", "customer_id"),
     ] {
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM {table} WHERE {column} = $1"
-        ))
-        .bind(id)
-        .fetch_one(&mut owner)
-        .await
-        .expect("count");
+        let n: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = $1"))
+                .bind(id)
+                .fetch_one(&mut owner)
+                .await
+                .expect("count");
         assert_eq!(n, 0, "{table} still holds the erased customer");
     }
 

@@ -139,15 +139,23 @@ impl EventRepository {
 
 impl EventRepository {
     /// The payloads with their personal fields sealed, when a keyring is set.
-    async fn seal(&self, events: &[SerializedEvent]) -> Result<Option<Vec<Value>>, PersistenceError> {
+    async fn seal(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<Option<Vec<Value>>, PersistenceError> {
         let Some(keyring) = &self.keyring else {
             return Ok(None);
         };
         let mut wanted = Vec::new();
         for e in events {
             wanted.extend(
-                Keyring::needs(&e.aggregate_type, &e.aggregate_id, &e.event_type, &e.payload)
-                    .map_err(key_error)?,
+                Keyring::needs(
+                    &e.aggregate_type,
+                    &e.aggregate_id,
+                    &e.event_type,
+                    &e.payload,
+                )
+                .map_err(key_error)?,
             );
         }
         // The common case, a customer whose keys this process used lately, costs no
@@ -163,7 +171,12 @@ impl EventRepository {
         for e in events {
             let mut payload = e.payload.clone();
             keyring
-                .seal(&e.aggregate_type, &e.aggregate_id, &e.event_type, &mut payload)
+                .seal(
+                    &e.aggregate_type,
+                    &e.aggregate_id,
+                    &e.event_type,
+                    &mut payload,
+                )
                 .map_err(key_error)?;
             sealed.push(payload);
         }
@@ -187,8 +200,13 @@ impl EventRepository {
         let mut wanted = Vec::new();
         for e in &events {
             wanted.extend(
-                Keyring::needs(&e.aggregate_type, &e.aggregate_id, &e.event_type, &e.payload)
-                    .map_err(key_error)?,
+                Keyring::needs(
+                    &e.aggregate_type,
+                    &e.aggregate_id,
+                    &e.event_type,
+                    &e.payload,
+                )
+                .map_err(key_error)?,
             );
         }
         if wanted.is_empty() {
@@ -201,7 +219,12 @@ impl EventRepository {
         let mut opened = Vec::with_capacity(events.len());
         for mut e in events {
             let outcome = keyring
-                .open(&e.aggregate_type, &e.aggregate_id, &e.event_type, &mut e.payload)
+                .open(
+                    &e.aggregate_type,
+                    &e.aggregate_id,
+                    &e.event_type,
+                    &mut e.payload,
+                )
                 .map_err(key_error)?;
             if outcome.is_redacted()
                 && serde_json::from_value::<A::Event>(e.payload.clone()).is_err()

@@ -68,6 +68,7 @@ const SALES: Access = Roles(&[Sales]);
 const BILLING: Access = Roles(&[Billing]);
 const ADMIN: Access = Roles(&[Admin]);
 const AUDITOR: Access = Roles(&[Role::Auditor]);
+const MANAGEMENT: Access = Roles(&[Role::Management]);
 
 /// Every route of the application.
 pub static RULES: &[Rule] = &[
@@ -309,6 +310,102 @@ pub static RULES: &[Rule] = &[
         CUSTOMER_SERVICE,
         "Resolve a ticket",
     ),
+    rule(
+        Method::GET,
+        "/api/v1/customer-service/customers",
+        CUSTOMER_SERVICE,
+        "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/customer-service/customers/{id}",
+        CUSTOMER_SERVICE,
+        "A customer's contact card and open tickets count",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/customer-service/customers/{id}/tickets",
+        CUSTOMER_SERVICE,
+        "A customer's tickets with their history",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/customers",
+        LEGAL,
+        "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/customers/{id}",
+        LEGAL,
+        "A customer's contact card, whether a health declaration is on file, contracts count",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/customers/{id}/contracts",
+        LEGAL,
+        "A customer's contracts",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/customers/{id}/health-declaration",
+        LEGAL,
+        "A customer's health declaration (?purpose= required; written to the access log)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/customers",
+        SALES,
+        "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/customers/{id}",
+        SALES,
+        "A customer's contact card, sales profile and unpaid flag",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/customers/{id}/offers",
+        SALES,
+        "A customer's offers",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/customers/{id}/contracts",
+        SALES,
+        "A customer's contracts (status only)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/customers",
+        BILLING,
+        "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/customers/{id}",
+        BILLING,
+        "A customer's contact card and mandate (IBAN masked)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/customers/{id}/invoices",
+        BILLING,
+        "A customer's invoices with their history",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/customers/{id}/mandate",
+        BILLING,
+        "A customer's mandate and its history (IBAN masked; ?reveal=iban&purpose= in full, logged)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/management/kpis",
+        MANAGEMENT,
+        "Management indicators: counts and rates, no customer data",
+    ),
 ];
 
 /// The rule of a matched route, if it has one.
@@ -322,6 +419,11 @@ pub const SESSION_COOKIE: &str = "lae_session";
 /// How long a user's standing (token generation, disabled) is trusted before it is
 /// read again: the longest a revoked token can still be used on another instance.
 pub const STANDING_TTL: Duration = Duration::from_secs(2);
+
+/// Past this age a cached standing is still used, but the request that sees it reads
+/// it again in the background: under a steady load a user's standing is refreshed
+/// before it expires, and the requests in flight never all miss it at once.
+pub const STANDING_REFRESH: Duration = Duration::from_secs(1);
 
 /// Authenticates and authorizes every request against [`RULES`].
 pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -391,8 +493,25 @@ pub async fn authenticate(
 }
 
 async fn standing(state: &AppState, claims: &Claims) -> Result<Standing, ApiError> {
-    if let Some(standing) = state.auth.standing_cache.get(claims.sub) {
-        return Ok(standing);
+    match state.auth.standing_cache.get(claims.sub) {
+        Cached::Fresh(standing) => return Ok(standing),
+        Cached::Ageing(standing) => {
+            let (state, user) = (state.clone(), claims.sub);
+            tokio::spawn(async move {
+                match users::standing(&state.pool, user).await {
+                    Ok(Some(standing)) => state.auth.standing_cache.refreshed(user, standing),
+                    // Unknown now, or unreadable: the next request past the TTL reads it
+                    // itself, and answers accordingly.
+                    Ok(None) => state.auth.standing_cache.forget(user),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refreshing a user's standing");
+                        state.auth.standing_cache.refresh_failed(user);
+                    }
+                }
+            });
+            return Ok(standing);
+        }
+        Cached::Missing => {}
     }
     let standing =
         users::standing(&state.pool, claims.sub)
@@ -426,7 +545,24 @@ fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str>
 
 /// Recently read standings, so that a request costs no extra round trip.
 #[derive(Debug)]
-pub struct StandingCache(std::sync::Mutex<lru::LruCache<uuid::Uuid, (Instant, Standing)>>);
+pub struct StandingCache(std::sync::Mutex<lru::LruCache<uuid::Uuid, Entry>>);
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    read_at: Instant,
+    standing: Standing,
+    /// A request is reading it again in the background.
+    refreshing: bool,
+}
+
+/// What the cache knows of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cached {
+    Fresh(Standing),
+    /// Still valid, and this caller is the one to refresh it.
+    Ageing(Standing),
+    Missing,
+}
 
 impl Default for StandingCache {
     fn default() -> Self {
@@ -437,32 +573,63 @@ impl Default for StandingCache {
 }
 
 impl StandingCache {
-    fn get(&self, user: uuid::Uuid) -> Option<Standing> {
-        let mut cache = self
-            .0
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<uuid::Uuid, Entry>> {
+        self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match cache.get(&user) {
-            Some((at, standing)) if at.elapsed() < STANDING_TTL => Some(*standing),
-            _ => None,
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, user: uuid::Uuid) -> Cached {
+        let mut cache = self.lock();
+        match cache.get_mut(&user) {
+            Some(entry) if entry.read_at.elapsed() < STANDING_REFRESH => {
+                Cached::Fresh(entry.standing)
+            }
+            Some(entry) if entry.read_at.elapsed() < STANDING_TTL => {
+                if entry.refreshing {
+                    Cached::Fresh(entry.standing)
+                } else {
+                    entry.refreshing = true;
+                    Cached::Ageing(entry.standing)
+                }
+            }
+            _ => Cached::Missing,
         }
     }
 
     fn put(&self, user: uuid::Uuid, standing: Standing) {
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.put(user, (Instant::now(), standing));
+        self.lock().put(
+            user,
+            Entry {
+                read_at: Instant::now(),
+                standing,
+                refreshing: false,
+            },
+        );
+    }
+
+    /// A background refresh read this; kept only if the user was not forgotten since
+    /// (a revocation on this instance wins over a read that may predate it).
+    fn refreshed(&self, user: uuid::Uuid, standing: Standing) {
+        let mut cache = self.lock();
+        if let Some(entry) = cache.get_mut(&user).filter(|e| e.refreshing) {
+            *entry = Entry {
+                read_at: Instant::now(),
+                standing,
+                refreshing: false,
+            };
+        }
+    }
+
+    fn refresh_failed(&self, user: uuid::Uuid) {
+        if let Some(entry) = self.lock().get_mut(&user) {
+            entry.refreshing = false;
+        }
     }
 
     /// Forgets a user at once (this instance revoked their tokens).
     pub fn forget(&self, user: uuid::Uuid) {
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.pop(&user);
+        self.lock().pop(&user);
     }
 }
 
@@ -507,6 +674,7 @@ mod tests {
                 && !r.path.starts_with("/api/v1/admin")
                 && r.path != "/api/v1/status"
                 && !r.path.starts_with("/api/v1/audit")
+                && !r.path.starts_with("/api/v1/management/")
         }) {
             assert!(
                 !r.access.allows(Role::Admin) || r.access == Access::Authenticated,
@@ -516,6 +684,77 @@ mod tests {
             assert!(!r.access.allows(Role::Management), "{}", r.path);
             assert!(!r.access.allows(Role::Auditor), "{}", r.path);
         }
+    }
+
+    #[test]
+    fn management_reads_figures_only_and_nobody_else_does() {
+        let management: Vec<_> = RULES
+            .iter()
+            .filter(|r| r.path.starts_with("/api/v1/management/"))
+            .collect();
+        assert!(!management.is_empty());
+        for r in management {
+            assert_eq!(r.method, Method::GET, "{}", r.path);
+            assert_eq!(r.access, MANAGEMENT, "{}", r.path);
+        }
+    }
+
+    #[test]
+    fn department_queries_belong_to_their_department_only() {
+        for (prefix, role) in [
+            ("/api/v1/customer-service/", Role::CustomerService),
+            ("/api/v1/legal/", Role::Legal),
+            ("/api/v1/sales/", Role::Sales),
+            ("/api/v1/billing/", Role::Billing),
+        ] {
+            for r in RULES.iter().filter(|r| r.path.starts_with(prefix)) {
+                assert!(
+                    matches!(r.access, Roles(roles) if roles == [role]),
+                    "{}",
+                    r.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_ageing_standing_is_refreshed_by_one_request_and_never_outlives_the_ttl() {
+        let cache = StandingCache::default();
+        let user = uuid::Uuid::new_v4();
+        let standing = Standing {
+            token_generation: 3,
+            disabled: false,
+        };
+        assert_eq!(cache.get(user), Cached::Missing);
+        cache.put(user, standing);
+        assert_eq!(cache.get(user), Cached::Fresh(standing));
+        let age = |by: Duration| {
+            if let Some(entry) = cache.lock().get_mut(&user) {
+                entry.read_at = Instant::now().checked_sub(by).unwrap_or_else(Instant::now);
+            }
+        };
+        age(STANDING_REFRESH + Duration::from_millis(10));
+        assert_eq!(cache.get(user), Cached::Ageing(standing), "one refreshes");
+        assert_eq!(
+            cache.get(user),
+            Cached::Fresh(standing),
+            "the others wait for it"
+        );
+        let revoked = Standing {
+            token_generation: 4,
+            disabled: false,
+        };
+        cache.refreshed(user, revoked);
+        assert_eq!(cache.get(user), Cached::Fresh(revoked));
+        age(STANDING_TTL);
+        assert_eq!(cache.get(user), Cached::Missing, "never past the TTL");
+        // A refresh that lands after the user was forgotten is dropped.
+        cache.put(user, standing);
+        age(STANDING_REFRESH + Duration::from_millis(10));
+        assert_eq!(cache.get(user), Cached::Ageing(standing));
+        cache.forget(user);
+        cache.refreshed(user, standing);
+        assert_eq!(cache.get(user), Cached::Missing);
     }
 
     #[test]

@@ -150,9 +150,15 @@ async fn state_at(
         (None, Some(t)) => At::Time(t),
         (None, None) => At::Time(Utc::now()),
     };
-    match lae_audit::state_at_json(auditor(&state)?, &aggregate_type, &id, at, master_keys(&state))
-        .await
-        .map_err(ApiError::internal)?
+    match lae_audit::state_at_json(
+        auditor(&state)?,
+        &aggregate_type,
+        &id,
+        at,
+        master_keys(&state),
+    )
+    .await
+    .map_err(ApiError::internal)?
     {
         Some(found) => Ok(Json(found).into_response()),
         None => Err(ApiError::NotFound {

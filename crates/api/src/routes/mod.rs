@@ -1,4 +1,5 @@
-//! The HTTP routes: one module per aggregate, merged under `/api/v1`.
+//! The HTTP routes: one module per aggregate for the commands, the departments'
+//! queries in [`queries`], merged under `/api/v1`.
 
 mod admin;
 mod audit;
@@ -7,6 +8,7 @@ mod contracts;
 mod customers;
 mod invoices;
 mod offers;
+pub mod queries;
 mod system;
 mod tickets;
 
@@ -40,7 +42,8 @@ pub fn app(state: AppState) -> Router {
         .merge(offers::router())
         .merge(contracts::router())
         .merge(invoices::router())
-        .merge(tickets::router());
+        .merge(tickets::router())
+        .merge(queries::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(system::router())
@@ -76,6 +79,7 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     contracts::describe(doc);
     invoices::describe(doc);
     tickets::describe(doc);
+    queries::describe(doc);
 }
 
 async fn not_found() -> ApiError {

@@ -137,7 +137,10 @@ mod tests {
         assert!(!cs.iter().any(|t| t == "Customer:HealthDeclared"), "{cs:?}");
         assert!(used_event_types(Department::Management).is_empty());
         let legal = used_event_types(Department::Legal);
-        assert!(legal.iter().any(|t| t == "Contract:ContractSigned"), "{legal:?}");
+        assert!(
+            legal.iter().any(|t| t == "Contract:ContractSigned"),
+            "{legal:?}"
+        );
     }
 
     #[test]

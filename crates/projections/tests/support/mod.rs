@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use lae_projections::{Department, ProjectionMetrics, ProjectorConfig, run_all};
-use lae_store::crypto::{MasterKey, MasterKeys};
 use lae_relay::{Relay, RelayConfig, RelayMetrics};
+use lae_store::crypto::{MasterKey, MasterKeys};
 use lae_store::db::{self, DbSettings};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -367,7 +367,11 @@ pub enum Match {
 }
 
 /// The departments whose schema holds `value` in some column of some table.
-pub async fn where_is(db: &TestDb, value: &str, how: Match) -> std::collections::BTreeSet<Department> {
+pub async fn where_is(
+    db: &TestDb,
+    value: &str,
+    how: Match,
+) -> std::collections::BTreeSet<Department> {
     let mut conn = db.owner().await;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_schema::text, table_name::text, column_name::text FROM information_schema.columns \
@@ -382,7 +386,10 @@ pub async fn where_is(db: &TestDb, value: &str, how: Match) -> std::collections:
     for (schema, table, column) in columns {
         let condition = match how {
             Match::Exact => format!("{}::text = $1", lae_store::db::quote_ident(&column)),
-            Match::Contains => format!("strpos({}::text, $1) > 0", lae_store::db::quote_ident(&column)),
+            Match::Contains => format!(
+                "strpos({}::text, $1) > 0",
+                lae_store::db::quote_ident(&column)
+            ),
         };
         let sql = format!(
             "SELECT count(*) FROM {}.{} WHERE {condition}",

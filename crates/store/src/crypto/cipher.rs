@@ -93,7 +93,11 @@ impl MasterKey {
     /// Wraps a data key for `subject` and `category`.
     #[must_use]
     pub fn wrap(&self, subject: Uuid, category: DataCategory, key: &DataKey) -> Vec<u8> {
-        seal_bytes(&self.cipher, &wrap_aad(subject, category), key.bytes.as_ref())
+        seal_bytes(
+            &self.cipher,
+            &wrap_aad(subject, category),
+            key.bytes.as_ref(),
+        )
     }
 
     /// Unwraps a data key; fails if it was wrapped by another key or for another
@@ -308,7 +312,11 @@ mod tests {
                 .open(SUBJECT, DataCategory::Health, "tobacco", text)
                 .is_ok()
         );
-        assert!(master.unwrap(SUBJECT, DataCategory::Bank, &wrapped).is_err());
+        assert!(
+            master
+                .unwrap(SUBJECT, DataCategory::Bank, &wrapped)
+                .is_err()
+        );
         assert!(
             master
                 .unwrap(Uuid::from_u128(9), DataCategory::Health, &wrapped)
@@ -316,7 +324,11 @@ mod tests {
         );
         let other = MasterKey::parse(&"22".repeat(32)).expect("key");
         assert_ne!(other.id(), master.id());
-        assert!(other.unwrap(SUBJECT, DataCategory::Health, &wrapped).is_err());
+        assert!(
+            other
+                .unwrap(SUBJECT, DataCategory::Health, &wrapped)
+                .is_err()
+        );
     }
 
     #[test]

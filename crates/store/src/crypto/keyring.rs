@@ -170,7 +170,12 @@ impl Keyring {
     /// database's grants may narrow it further).
     #[must_use]
     pub fn new(masters: Arc<MasterKeys>, categories: &[DataCategory]) -> Self {
-        Self::with_cache(masters, categories, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL)
+        Self::with_cache(
+            masters,
+            categories,
+            DEFAULT_CACHE_CAPACITY,
+            DEFAULT_CACHE_TTL,
+        )
     }
 
     /// A keyring for every category (the command side, auditors).
@@ -239,10 +244,8 @@ impl Keyring {
         wanted: impl IntoIterator<Item = (Uuid, DataCategory)>,
     ) -> Result<(), KeyError> {
         for (category, subjects) in self.missing(wanted, false) {
-            let created: Vec<(Uuid, DataKey)> = subjects
-                .iter()
-                .map(|s| (*s, DataKey::generate()))
-                .collect();
+            let created: Vec<(Uuid, DataKey)> =
+                subjects.iter().map(|s| (*s, DataKey::generate())).collect();
             let master = self.0.masters.current();
             let ids: Vec<Uuid> = created.iter().map(|(s, _)| *s).collect();
             let kek_ids: Vec<&str> = vec![master.id(); created.len()];
@@ -276,12 +279,11 @@ impl Keyring {
             let mut found = HashSet::with_capacity(rows.len());
             for (subject, kek_id, wrapped) in rows {
                 let key = match (kek_id, wrapped) {
-                    (Some(kek_id), Some(wrapped)) => {
-                        self.0
-                            .masters
-                            .by_id(&kek_id)?
-                            .unwrap(subject, category, &wrapped)?
-                    }
+                    (Some(kek_id), Some(wrapped)) => self
+                        .0
+                        .masters
+                        .by_id(&kek_id)?
+                        .unwrap(subject, category, &wrapped)?,
                     _ => match fresh.remove(&subject) {
                         Some(key) => key,
                         None => continue,
@@ -548,7 +550,10 @@ impl Keyring {
     }
 
     fn lock_readable(&self) -> std::sync::MutexGuard<'_, Option<Vec<DataCategory>>> {
-        self.0.readable.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .readable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

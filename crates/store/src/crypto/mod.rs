@@ -18,7 +18,7 @@ pub mod erasure;
 pub mod keyring;
 
 pub use cipher::{DataKey, MasterKey};
-pub use keyring::{Keyring, MasterKeys, Opened, ERASED, WITHHELD};
+pub use keyring::{ERASED, Keyring, MasterKeys, Opened, WITHHELD};
 
 use lae_domain::DataCategory;
 use uuid::Uuid;

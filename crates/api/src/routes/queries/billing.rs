@@ -1,0 +1,381 @@
+//! Billing's queries, as `lae_billing_reader`: customers, a customer's contact card with
+//! their mandate, their invoices with what happened on them, and the mandate with its
+//! history.
+//!
+//! IBANs are masked (`FR76 **** **** **** **** ***0 189`: country, check digits and
+//! the last four characters) unless the caller asks `reveal=iban` and states a
+//! `purpose`; such a read is written to the access log before it is answered.
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use lae_audit::{AccessEntry, AccessKind};
+use lae_domain::Iban;
+use lae_projections::Department;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::params::{self, NoParams};
+use super::search::{self, ContactCard, CustomerPage, SearchParams, contact_columns};
+use super::{List, conditional, log_access};
+use crate::auth::Actor;
+use crate::extract::RequestId;
+use crate::openapi::ApiDoc;
+use crate::problem::ApiError;
+use crate::routes::PathId;
+use crate::state::AppState;
+
+const DEPARTMENT: Department = Department::Billing;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/billing/customers", get(customers))
+        .route("/billing/customers/{id}", get(customer))
+        .route("/billing/customers/{id}/invoices", get(invoices))
+        .route("/billing/customers/{id}/mandate", get(mandate))
+}
+
+pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.read::<SearchParams, CustomerPage>("/api/v1/billing/customers", true);
+    doc.read::<NoParams, CustomerView>("/api/v1/billing/customers/{id}", true);
+    doc.read::<NoParams, List<Invoice>>("/api/v1/billing/customers/{id}/invoices", true);
+    // Masked answers carry an ETag; revealed ones do not (see `conditional`).
+    doc.read::<MandateParams, MandateWithHistory>("/api/v1/billing/customers/{id}/mandate", true);
+}
+
+async fn customers(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    search::list(&state, DEPARTMENT, query.as_deref(), &headers).await
+}
+
+/// An IBAN as shown unless revealed: country, check digits and last four characters.
+pub fn mask_iban(iban: &str) -> String {
+    if let Ok(parsed) = Iban::parse(iban) {
+        return parsed.masked();
+    }
+    // A value the domain would not accept (it never should be stored): masked the same
+    // way, never shown as is.
+    let electronic: Vec<char> = iban.chars().filter(|c| !c.is_whitespace()).collect();
+    let len = electronic.len();
+    let mut masked = String::with_capacity(len + len / 4);
+    for (i, c) in electronic.iter().enumerate() {
+        if i > 0 && i % 4 == 0 {
+            masked.push(' ');
+        }
+        masked.push(if i < 4 || i + 4 >= len { *c } else { '*' });
+    }
+    masked
+}
+
+/// The mandate, its IBAN masked or in full.
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "BillingMandate")]
+struct Mandate {
+    /// `active` or `revoked`.
+    status: Option<String>,
+    /// Masked unless revealed (`FR76 **** **** **** **** ***0 189`).
+    iban: Option<String>,
+    /// Whether `iban` (and the history's IBANs) are shown in full.
+    #[sqlx(default)]
+    iban_revealed: bool,
+    mandate_reference: Option<String>,
+    signed_on: Option<NaiveDate>,
+    amended_on: Option<NaiveDate>,
+    revoked_on: Option<NaiveDate>,
+    revocation_reason: Option<String>,
+    version: i64,
+}
+
+impl Mandate {
+    fn mask(mut self) -> Self {
+        self.iban = self.iban.as_deref().map(mask_iban);
+        self.iban_revealed = false;
+        self
+    }
+}
+
+/// A customer as billing sees them.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BillingCustomer")]
+struct CustomerView {
+    customer: ContactCard,
+    /// `null` until a mandate is signed; its IBAN masked.
+    mandate: Option<Mandate>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    #[sqlx(flatten)]
+    card: ContactCard,
+    mandate_status: Option<String>,
+    iban: Option<String>,
+    mandate_reference: Option<String>,
+    signed_on: Option<NaiveDate>,
+    amended_on: Option<NaiveDate>,
+    revoked_on: Option<NaiveDate>,
+    revocation_reason: Option<String>,
+    mandate_version: Option<i64>,
+}
+
+const CUSTOMER_SQL: &str = concat!(
+    "SELECT ",
+    contact_columns!(),
+    ", m.status AS mandate_status, m.iban, m.mandate_reference, m.signed_on, m.amended_on, \
+       m.revoked_on, m.revocation_reason, m.version AS mandate_version \
+     FROM billing.customers c LEFT JOIN billing.mandates m ON m.customer_id = c.customer_id \
+     WHERE c.customer_id = $1"
+);
+
+async fn customer(
+    State(state): State<AppState>,
+    PathId(id): PathId<Uuid>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let NoParams {} = params::parse(query.as_deref())?;
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let row: Option<CustomerRow> = sqlx::query_as(CUSTOMER_SQL)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    conn.release();
+    let row = row.ok_or_else(|| search::customer_not_found(id))?;
+    let mandate = row.mandate_version.map(|version| {
+        Mandate {
+            status: row.mandate_status,
+            iban: row.iban,
+            iban_revealed: false,
+            mandate_reference: row.mandate_reference,
+            signed_on: row.signed_on,
+            amended_on: row.amended_on,
+            revoked_on: row.revoked_on,
+            revocation_reason: row.revocation_reason,
+            version,
+        }
+        .mask()
+    });
+    let view = CustomerView {
+        customer: row.card,
+        mandate,
+    };
+    conditional::personal(&headers, &view)
+}
+
+/// An invoice with what happened on it (newest first).
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "BillingInvoice")]
+struct Invoice {
+    #[sqlx(rename = "invoice_id")]
+    id: Uuid,
+    contract_id: Option<Uuid>,
+    number: Option<String>,
+    amount_cents: Option<i64>,
+    issued_on: Option<NaiveDate>,
+    due_on: Option<NaiveDate>,
+    /// `issued`, `paid`, `payment_rejected` or `cancelled`.
+    status: Option<String>,
+    paid_on: Option<NaiveDate>,
+    paid_amount_cents: Option<i64>,
+    rejected_on: Option<NaiveDate>,
+    rejection_reason: Option<String>,
+    cancelled_on: Option<NaiveDate>,
+    cancellation_reason: Option<String>,
+    version: i64,
+    #[sqlx(skip)]
+    history: Vec<InvoiceStep>,
+}
+
+/// One thing that happened on an invoice.
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "BillingInvoiceStep")]
+struct InvoiceStep {
+    #[serde(skip)]
+    invoice_id: Uuid,
+    sequence: i64,
+    /// `issued`, `paid`, `payment_rejected` or `cancelled`.
+    kind: String,
+    on_date: NaiveDate,
+    amount_cents: Option<i64>,
+    reason: Option<String>,
+    recorded_at: DateTime<Utc>,
+}
+
+async fn invoices(
+    State(state): State<AppState>,
+    PathId(id): PathId<Uuid>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let NoParams {} = params::parse(query.as_deref())?;
+    search::require_customer(&state, DEPARTMENT, id).await?;
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let mut items: Vec<Invoice> = sqlx::query_as(
+        "SELECT invoice_id, contract_id, number, amount_cents, issued_on, due_on, status, \
+                paid_on, paid_amount_cents, rejected_on, rejection_reason, cancelled_on, \
+                cancellation_reason, version \
+           FROM billing.invoices WHERE customer_id = $1 \
+          ORDER BY issued_on DESC NULLS LAST, invoice_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+    let steps: Vec<InvoiceStep> = sqlx::query_as(
+        "SELECT invoice_id, sequence, kind, on_date, amount_cents, reason, recorded_at \
+           FROM billing.invoice_history WHERE invoice_id = ANY($1) \
+          ORDER BY invoice_id, sequence",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    conn.release();
+    for step in steps {
+        if let Some(invoice) = items.iter_mut().find(|i| i.id == step.invoice_id) {
+            invoice.history.push(step);
+        }
+    }
+    conditional::personal(&headers, &List { items })
+}
+
+/// What to reveal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+enum Reveal {
+    Iban,
+}
+
+/// The query string of the mandate.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MandateParams {
+    /// `iban` to see the IBANs in full: the read is written to the access log, with
+    /// `purpose` (then required).
+    reveal: Option<Reveal>,
+    /// Why the IBAN is read in full, as written to the access log.
+    #[schemars(length(min = 1, max = 200))]
+    purpose: Option<String>,
+}
+
+/// The mandate and what happened to it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BillingMandateWithHistory")]
+struct MandateWithHistory {
+    #[serde(flatten)]
+    mandate: Mandate,
+    history: Vec<MandateStep>,
+}
+
+/// A signature, amendment or revocation of the mandate (oldest first).
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "BillingMandateStep")]
+struct MandateStep {
+    sequence: i64,
+    /// `signed`, `amended` or `revoked`.
+    kind: String,
+    /// Masked unless revealed.
+    iban: Option<String>,
+    mandate_reference: Option<String>,
+    /// Masked unless revealed.
+    previous_iban: Option<String>,
+    previous_mandate_reference: Option<String>,
+    effective_on: NaiveDate,
+    reason: Option<String>,
+    recorded_at: DateTime<Utc>,
+}
+
+async fn mandate(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<Uuid>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let p: MandateParams = params::parse(query.as_deref())?;
+    let reveal = p.reveal == Some(Reveal::Iban);
+    // Checked before anything is read: a reveal without a purpose reads nothing.
+    let purpose = if reveal {
+        Some(params::purpose(p.purpose.as_deref())?)
+    } else {
+        params::text("purpose", p.purpose.as_deref())?
+    };
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let found: Option<Mandate> = sqlx::query_as(
+        "SELECT status, iban, mandate_reference, signed_on, amended_on, revoked_on, \
+                revocation_reason, version \
+           FROM billing.mandates WHERE customer_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let mut history: Vec<MandateStep> = sqlx::query_as(
+        "SELECT sequence, kind, iban, mandate_reference, previous_iban, \
+                previous_mandate_reference, effective_on, reason, recorded_at \
+           FROM billing.mandate_history WHERE customer_id = $1 ORDER BY sequence",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    conn.release();
+    let Some(mandate) = found else {
+        search::require_customer(&state, DEPARTMENT, id).await?;
+        return Err(ApiError::NotFound {
+            code: "mandate_not_found",
+            detail: "Aucun mandat de prélèvement pour ce client.".into(),
+        });
+    };
+    match purpose.filter(|_| reveal) {
+        Some(purpose) => {
+            log_access(
+                &state,
+                AccessEntry {
+                    user: actor.username,
+                    role: actor.role.as_str().into(),
+                    customer_id: id.to_string(),
+                    what: AccessKind::Iban,
+                    purpose,
+                    request_id: Some(request.0.to_string()),
+                },
+            )
+            .await?;
+            let mandate = Mandate {
+                iban_revealed: true,
+                ..mandate
+            };
+            conditional::logged(&MandateWithHistory { mandate, history })
+        }
+        None => {
+            for step in &mut history {
+                step.iban = step.iban.as_deref().map(mask_iban);
+                step.previous_iban = step.previous_iban.as_deref().map(mask_iban);
+            }
+            let mandate = mandate.mask();
+            conditional::personal(&headers, &MandateWithHistory { mandate, history })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ibans_keep_country_check_digits_and_last_four() {
+        assert_eq!(
+            mask_iban("FR7630006000011234567890189"),
+            "FR76 **** **** **** **** ***0 189"
+        );
+        assert_eq!(
+            mask_iban("FR76 3000 6000 0112 3456 7890 189"),
+            "FR76 **** **** **** **** ***0 189"
+        );
+        // Not a valid IBAN: masked all the same.
+        assert_eq!(mask_iban("XX00123456789"), "XX00 **** *678 9");
+    }
+}
