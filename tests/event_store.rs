@@ -29,7 +29,10 @@ async fn of_two_commits_from_the_same_version_one_wins_and_the_other_writes_noth
     let app = TestApp::spawn("occ").await;
     let id = app.register_customer("Martin").await;
     let store: PersistedEventStore<EventRepository, Customer> =
-        PersistedEventStore::new_event_store(EventRepository::new(app.db.app_pool().await));
+        PersistedEventStore::new_event_store(
+            EventRepository::new(app.db.app_pool().await)
+                .with_keyring(lae_store::crypto::Keyring::all(common::test_master_keys())),
+        );
 
     let first = store.load_aggregate(&id).await.expect("load");
     let second = store.load_aggregate(&id).await.expect("load");
