@@ -4,29 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestApp, TestDb};
+use common::{TestApp, TestDb, lae};
 use serde_json::{Value, json};
-
-fn lae(database: &str, args: &[&str]) -> (i32, String, String) {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let output = Command::new(env!("CARGO_BIN_EXE_lae"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .env("LAE_MASTER_KEY", "5a".repeat(32))
-        .env_remove("LAE_AUDIT_KEY")
-        .env_remove("LAE_AUDIT_KEY_FILE")
-        .output()
-        .expect("lae runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 async fn rows(pool: &sqlx::PgPool, table: &str) -> Vec<String> {
     sqlx::query_scalar(&format!("SELECT t::text FROM {table} t ORDER BY 1"))

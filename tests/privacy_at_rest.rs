@@ -12,7 +12,7 @@ use std::io::Read;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TestApp;
+use common::{TestApp, lae};
 use serde_json::json;
 
 const LAST_NAME: &str = "Zorglubovitch";
@@ -36,24 +36,6 @@ const PLANTED: &[(&str, &str)] = &[
 ];
 
 const INVOICE_NUMBER: &str = "F2026-424242-01";
-
-fn lae(database: &str, args: &[&str]) -> (i32, String, String) {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let output = Command::new(env!("CARGO_BIN_EXE_lae"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .env("LAE_MASTER_KEY", "5a".repeat(32))
-        .env_remove("LAE_AUDIT_KEY")
-        .env_remove("LAE_AUDIT_KEY_FILE")
-        .output()
-        .expect("lae runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// The planted values found in `text`.
 fn found_in(text: &str) -> Vec<&'static str> {

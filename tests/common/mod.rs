@@ -286,3 +286,23 @@ pub fn test_master_keys() -> std::sync::Arc<lae_store::crypto::MasterKeys> {
         lae_store::crypto::MasterKey::parse(&"5a".repeat(32)).expect("test master key"),
     ))
 }
+
+/// Runs the real `lae` binary against a test database, with the tests' master key and
+/// no audit key; returns the exit code, standard output and standard error.
+pub fn lae(database: &str, args: &[&str]) -> (i32, String, String) {
+    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lae"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .env("LAE_MASTER_KEY", "5a".repeat(32))
+        .env_remove("LAE_AUDIT_KEY")
+        .env_remove("LAE_AUDIT_KEY_FILE")
+        .output()
+        .expect("lae runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -139,13 +139,7 @@ async fn customer(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
-    let row: Option<CustomerRow> = sqlx::query_as(CUSTOMER_SQL)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    conn.release();
-    let row = row.ok_or_else(|| search::customer_not_found(id))?;
+    let row: CustomerRow = search::customer_row(&state, DEPARTMENT, CUSTOMER_SQL, id).await?;
     let mandate = row.mandate_version.map(|version| {
         Mandate {
             status: row.mandate_status,

@@ -303,6 +303,26 @@ fn push_prefix(sql: &mut QueryBuilder<'_, Postgres>, column: &str, prefix: &str)
         .push(format!(") || {PREFIX_END}"));
 }
 
+/// A department's row for one customer (`sql` binds the id as `$1`), read with the
+/// department's reader role; 404 when the department has no such customer.
+pub async fn customer_row<R>(
+    state: &AppState,
+    department: Department,
+    sql: &'static str,
+    id: Uuid,
+) -> Result<R, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut conn = state.queries.readers.acquire(department).await?;
+    let row: Option<R> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    conn.release();
+    row.ok_or_else(|| customer_not_found(id))
+}
+
 /// The 404 of a customer the department does not know.
 pub fn customer_not_found(id: Uuid) -> ApiError {
     ApiError::NotFound {
