@@ -61,8 +61,14 @@ async fn registering_a_customer_answers_201_with_id_version_and_number() {
     assert_eq!(event_type, "CustomerRegistered");
     assert_eq!(*sequence, 1);
     // Personal fields are stored sealed; the aggregate reads them back in clear.
-    assert!(payload["email"]["$enc"].is_string(), "{payload}");
-    assert!(payload["phone"]["$enc"].is_string(), "{payload}");
+    let contact = &payload["$sealed"]["contact"];
+    assert!(contact["data"].is_string(), "{payload}");
+    assert!(payload.get("email").is_none(), "{payload}");
+    assert_eq!(
+        contact["fields"],
+        json!(["last_name", "first_name", "email", "phone", "availability"]),
+        "{payload}"
+    );
     assert!(!payload.to_string().contains("dartagnan"), "{payload}");
     let (customer, _) = app.state.customers.load(id).await.expect("loads");
     let contact = customer.contact().expect("registered");

@@ -436,7 +436,7 @@ mod sealed_fields {
         assert!(!stored.contains("hortense"), "{stored}");
         assert!(!stored.contains("Scellé"), "{stored}");
         assert!(stored.contains("LAE-000777"), "ids stay in clear: {stored}");
-        assert!(stored.contains("\"$enc\""), "{stored}");
+        assert!(stored.contains("\"$sealed\""), "{stored}");
 
         // A fresh executor (no aggregate cache) opens the history, whether its keyring
         // holds the key already (it sealed the event) or starts empty.

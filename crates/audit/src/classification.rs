@@ -1,16 +1,11 @@
 //! Which customer an event concerns, and which of its fields are personal, from the
 //! domain's privacy classification (`lae_domain::Classified`).
 
-use lae_domain::{DataCategory, PersonalField, classify};
+use lae_domain::{DataCategory, classify};
 
 /// The payload field naming the customer, for event types that name one.
 pub(crate) fn subject_field(aggregate_type: &str, event_type: &str) -> Option<&'static str> {
     classify(aggregate_type, event_type).subject_field
-}
-
-/// The personal fields of an event type.
-pub(crate) fn personal_fields(aggregate_type: &str, event_type: &str) -> &'static [PersonalField] {
-    classify(aggregate_type, event_type).personal_fields
 }
 
 /// The category of a payload field, if it is personal.

@@ -1,8 +1,8 @@
 //! Opening the sealed personal fields of payloads for auditors: the timeline and the
 //! point-in-time state.
 //!
-//! The store keeps every personal field sealed (`{"$enc": "…"}`, see
-//! `lae_store::crypto`), under a key per data subject and category. Auditors read them
+//! The store keeps every personal field sealed (one envelope per event and category
+//! under `$sealed`, see `lae_store::crypto::payload`), under a key per data subject and category. Auditors read them
 //! with the master keys their caller holds and the data keys their role
 //! (`lae_auditor`) may read, which is every category. The keys a whole read needs are
 //! loaded in one batch (one query per category) over the caller's connection, inside
@@ -23,37 +23,20 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use lae_domain::DataCategory;
-use lae_store::crypto::cipher::sealed_text;
+use lae_domain::{DataCategory, classify};
+pub use lae_store::crypto::UNREADABLE;
 use lae_store::crypto::keyring::DEFAULT_CACHE_TTL;
-use lae_store::crypto::{ERASED, KeyError, Keyring, MasterKeys, WITHHELD};
+use lae_store::crypto::payload::{is_sealed, withhold};
+use lae_store::crypto::{ERASED, Keyring, MasterKeys, OnTampered, Opened, WITHHELD};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::classification::personal_fields;
 use crate::error::Result;
-
-/// What a sealed field reads as when its ciphertext does not open (altered or moved).
-pub const UNREADABLE: &str = "[unreadable]";
 
 /// Whether a value is one of the texts standing for a field that could not be read.
 pub(crate) fn is_redacted_value(value: &Value) -> bool {
     matches!(value.as_str(), Some(ERASED | WITHHELD | UNREADABLE))
-}
-
-/// What opening one payload (or several, merged) left unread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Unread {
-    pub erased: bool,
-    pub withheld: bool,
-    pub unreadable: bool,
-}
-
-impl Unread {
-    pub fn any(self) -> bool {
-        self.erased || self.withheld || self.unreadable
-    }
 }
 
 /// One event as the opener needs it.
@@ -82,7 +65,7 @@ impl Opener {
         };
         let mut wanted: BTreeSet<(Uuid, DataCategory)> = BTreeSet::new();
         for e in events {
-            if has_sealed_field(e.payload) {
+            if is_sealed(e.payload) {
                 wanted.extend(Keyring::needs(
                     e.aggregate_type,
                     e.aggregate_id,
@@ -114,76 +97,21 @@ impl Opener {
         aggregate_id: &str,
         event_type: &str,
         payload: &mut Value,
-    ) -> Result<Unread> {
-        if !has_sealed_field(payload) {
-            return Ok(Unread::default());
+    ) -> Result<Opened> {
+        if !is_sealed(payload) {
+            return Ok(Opened::default());
         }
-        let Some(keyring) = &self.keyring else {
-            return Ok(withhold(aggregate_type, event_type, payload));
-        };
-        let mut unreadable = false;
-        loop {
-            match keyring.open(aggregate_type, aggregate_id, event_type, payload) {
-                Ok(opened) if !unreadable => {
-                    return Ok(Unread {
-                        erased: opened.erased,
-                        withheld: opened.withheld,
-                        unreadable,
-                    });
-                }
-                // After a retry, the fields opened as erased or withheld before the
-                // failure are plain texts already: read the flags from the payload.
-                Ok(_) => return Ok(scan(aggregate_type, event_type, payload)),
-                Err(KeyError::Tampered { field }) => {
-                    // Fields opened before the failure are clear now and are skipped
-                    // by the next attempt; this one is marked, so each attempt makes
-                    // progress.
-                    let slot = payload.get_mut(&field).filter(|v| sealed_text(v).is_some());
-                    let Some(slot) = slot else {
-                        return Err(KeyError::Tampered { field }.into());
-                    };
-                    *slot = Value::from(UNREADABLE);
-                    unreadable = true;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(match &self.keyring {
+            None => withhold(payload, &classify(aggregate_type, event_type), event_type),
+            Some(keyring) => keyring.open_with(
+                aggregate_type,
+                aggregate_id,
+                event_type,
+                payload,
+                OnTampered::Mark,
+            )?,
+        })
     }
-}
-
-/// Whether some top-level field of `payload` is sealed.
-fn has_sealed_field(payload: &Value) -> bool {
-    payload
-        .as_object()
-        .is_some_and(|fields| fields.values().any(|v| sealed_text(v).is_some()))
-}
-
-/// Without master keys: every sealed personal field reads [`WITHHELD`].
-fn withhold(aggregate_type: &str, event_type: &str, payload: &mut Value) -> Unread {
-    let mut unread = Unread::default();
-    for personal in personal_fields(aggregate_type, event_type) {
-        if let Some(value) = payload.get_mut(personal.field)
-            && sealed_text(value).is_some()
-        {
-            *value = Value::from(WITHHELD);
-            unread.withheld = true;
-        }
-    }
-    unread
-}
-
-/// What the personal fields of an opened payload read as.
-fn scan(aggregate_type: &str, event_type: &str, payload: &Value) -> Unread {
-    let mut unread = Unread::default();
-    for personal in personal_fields(aggregate_type, event_type) {
-        match payload.get(personal.field).and_then(Value::as_str) {
-            Some(ERASED) => unread.erased = true,
-            Some(WITHHELD) => unread.withheld = true,
-            Some(UNREADABLE) => unread.unreadable = true,
-            _ => {}
-        }
-    }
-    unread
 }
 
 #[cfg(test)]
@@ -197,7 +125,7 @@ mod tests {
         let mut payload = json!({
             "type": "ContactDetailsChanged",
             "last_name": "Martin",
-            "email": {"$enc": "AAAA"},
+            "$sealed": {"contact": {"fields": ["email"], "data": "AAAA"}},
         });
         let unread = opener
             .open(
@@ -209,9 +137,9 @@ mod tests {
             .expect("open");
         assert_eq!(
             unread,
-            Unread {
+            Opened {
                 withheld: true,
-                ..Unread::default()
+                ..Opened::default()
             }
         );
         assert_eq!(payload["last_name"], json!("Martin"));

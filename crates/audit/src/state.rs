@@ -197,7 +197,7 @@ async fn replay<A: Aggregate>(
         redaction.unreadable |= unread.unreadable;
         match serde_json::from_value::<A::Event>(payload) {
             Ok(event) => state.apply(event),
-            Err(_) if unread.any() => redaction.skipped.push(version),
+            Err(_) if unread.is_redacted() => redaction.skipped.push(version),
             Err(e) => return Err(decode_error(sequence, e)),
         }
     }

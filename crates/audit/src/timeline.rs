@@ -351,7 +351,7 @@ async fn entries_of(
             correlation_id: text("correlation_id"),
             causation_id: text("causation_id"),
             changes,
-            redacted: unread.any(),
+            redacted: unread.is_redacted(),
             aggregate_type: e.aggregate_type,
             aggregate_id: e.aggregate_id,
             event_type: e.event_type,

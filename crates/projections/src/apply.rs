@@ -36,7 +36,7 @@ use lae_store::crypto::KeyError;
 use lae_store::db::quote_ident;
 use sqlx::PgConnection;
 
-use crate::decode::{DecodeError, Decoded, Decoder, Payload};
+use crate::decode::{DecodeError, Decoded, Decoder, Detached, Payload};
 use crate::department::Department;
 use crate::departments::{self, management};
 use crate::envelope::Envelope;
@@ -112,7 +112,7 @@ pub async fn apply(
     if department == Department::Management {
         Ok(apply_counts(conn, schema, envelopes, false).await?)
     } else {
-        apply_in_sequence(conn, decoder, schema, envelopes, None).await
+        apply_in_sequence(conn, decoder, schema, envelopes, None, None).await
     }
 }
 
@@ -188,12 +188,32 @@ pub async fn apply_replay(
     envelopes: &[Envelope],
     replay: &mut Replay,
 ) -> Result<Vec<Verdict>, ApplyError> {
+    apply_replay_decoded(conn, decoder, schema, envelopes, replay, None).await
+}
+
+/// [`apply_replay`] of a batch decoded ahead by [`decode_batch`] (`None`: decoded
+/// here).
+pub async fn apply_replay_decoded(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    schema: &str,
+    envelopes: &[Envelope],
+    replay: &mut Replay,
+    decoded: Option<DecodedBatch>,
+) -> Result<Vec<Verdict>, ApplyError> {
     let department = decoder.department();
     if department == Department::Management {
         Ok(apply_counts(conn, schema, envelopes, true).await?)
     } else {
-        let verdicts =
-            apply_in_sequence(conn, decoder, schema, envelopes, Some(&mut *replay)).await?;
+        let verdicts = apply_in_sequence(
+            conn,
+            decoder,
+            schema,
+            envelopes,
+            Some(&mut *replay),
+            decoded,
+        )
+        .await?;
         if replay.pending.len() >= replay.flush_at {
             replay.flush(conn, schema).await?;
         }
@@ -209,6 +229,7 @@ async fn apply_in_sequence(
     schema: &str,
     envelopes: &[Envelope],
     replay: Option<&mut Replay>,
+    decoded: Option<DecodedBatch>,
 ) -> Result<Vec<Verdict>, ApplyError> {
     let department = decoder.department();
     let mut keys: Vec<Key<'_>> = envelopes
@@ -238,8 +259,13 @@ async fn apply_in_sequence(
         }
     };
 
-    let payloads = read_payloads(conn, decoder, envelopes, &last).await?;
-    let mut ahead = decode_ahead(decoder, envelopes, payloads);
+    let mut ahead = match decoded {
+        Some(decoded) => decoded.attach(envelopes),
+        None => {
+            let payloads = read_payloads(conn, decoder, envelopes, &last).await?;
+            decode_ahead(decoder, envelopes, payloads)
+        }
+    };
 
     let mut verdicts = Vec::with_capacity(envelopes.len());
     let mut decoded: Vec<Decoded<'_>> = Vec::new();
@@ -331,12 +357,12 @@ async fn apply_in_sequence(
 /// need: one query per category for the whole batch, on `conn`, so that the database's
 /// grants to the connection's role limit what can be read. Each payload is parsed here
 /// once and decoded from that parse.
-async fn read_payloads(
+async fn read_payloads<'a>(
     conn: &mut PgConnection,
     decoder: &Decoder,
-    envelopes: &[Envelope],
+    envelopes: &'a [Envelope],
     last: &HashMap<Key<'_>, i64>,
-) -> Result<Vec<Option<Payload>>, ApplyError> {
+) -> Result<Vec<Option<Payload<'a>>>, ApplyError> {
     let department = decoder.department();
     let mut payloads = Vec::with_capacity(envelopes.len());
     let mut wanted = Vec::new();
@@ -375,6 +401,61 @@ async fn read_payloads(
     Ok(payloads)
 }
 
+/// A batch decoded ahead of its application, apart from its envelopes, so that it
+/// can be decoded on another thread while the previous batch is written (a rebuild's
+/// replay): one entry per envelope, `None` for those the department does not read.
+#[derive(Debug)]
+pub struct DecodedBatch(Vec<Option<Result<Detached, DecodeError>>>);
+
+impl DecodedBatch {
+    /// Back beside the envelopes it was decoded from.
+    fn attach(self, envelopes: &[Envelope]) -> Vec<Option<Result<Decoded<'_>, DecodeError>>> {
+        self.0
+            .into_iter()
+            .zip(envelopes)
+            .map(|(entry, envelope)| entry.map(|r| r.map(|d| d.attach(envelope))))
+            .collect()
+    }
+}
+
+/// Loads over `conn`, then decodes on the calling thread, every envelope of `envelopes`
+/// that `decoder`'s department reads, whatever has been applied already (in a replay,
+/// nearly everything is new; decoding a duplicate costs time, nothing else). The keys
+/// are loaded with `conn`'s role, whose grants decide, as for [`apply`].
+pub async fn decode_batch(
+    conn: &mut PgConnection,
+    decoder: &Decoder,
+    envelopes: &[Envelope],
+) -> Result<DecodedBatch, ApplyError> {
+    let department = decoder.department();
+    let payloads: Vec<Option<Payload<'_>>> = envelopes
+        .iter()
+        .map(|e| {
+            (department.follows(&e.aggregate_type)
+                && departments::uses(department, &e.aggregate_type, &e.event_type))
+            .then(|| Payload::read(e))
+        })
+        .collect();
+    if let Some(keyring) = decoder.keyring() {
+        let wanted: Vec<_> = payloads
+            .iter()
+            .zip(envelopes)
+            .filter_map(|(p, e)| p.as_ref().map(|p| p.needs(e)))
+            .flatten()
+            .collect();
+        if !wanted.is_empty() && !keyring.has_fresh(&wanted, true) {
+            keyring.load(conn, wanted).await?;
+        }
+    }
+    Ok(DecodedBatch(
+        payloads
+            .into_iter()
+            .zip(envelopes)
+            .map(|(p, e)| p.map(|p| decoder.decode_read(e, p).map(Decoded::detach)))
+            .collect(),
+    ))
+}
+
 /// Below this many payloads to decode, a batch is decoded on the calling thread alone.
 const PARALLEL_DECODE_FROM: usize = 512;
 /// At most this many threads decode one batch.
@@ -387,9 +468,9 @@ const MAX_DECODE_THREADS: usize = 4;
 fn decode_ahead<'a>(
     decoder: &Decoder,
     envelopes: &'a [Envelope],
-    payloads: Vec<Option<Payload>>,
+    payloads: Vec<Option<Payload<'a>>>,
 ) -> Vec<Option<Result<Decoded<'a>, DecodeError>>> {
-    let decode = |(envelope, payload): (&'a Envelope, Option<Payload>)| {
+    let decode = |(envelope, payload): (&'a Envelope, Option<Payload<'a>>)| {
         payload.map(|p| decoder.decode_read(envelope, p))
     };
     let wanted = payloads.iter().filter(|p| p.is_some()).count();
@@ -405,7 +486,7 @@ fn decode_ahead<'a>(
     }
     let size = envelopes.len().div_ceil(threads);
     let mut payloads = payloads.into_iter();
-    let mut chunks: Vec<(&'a [Envelope], Vec<Option<Payload>>)> = envelopes
+    let mut chunks: Vec<(&'a [Envelope], Vec<Option<Payload<'a>>>)> = envelopes
         .chunks(size)
         .map(|chunk| (chunk, payloads.by_ref().take(chunk.len()).collect()))
         .collect();

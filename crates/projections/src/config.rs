@@ -245,6 +245,10 @@ mod tests {
         });
         let message = bad.expect_err("refused").to_string();
         assert!(!message.contains("4242"), "{message}");
+        assert!(
+            message.contains("LAE_MASTER_KEY:"),
+            "names the variable: {message}"
+        );
     }
 
     #[test]

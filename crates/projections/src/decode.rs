@@ -30,11 +30,13 @@ use lae_domain::customer::CustomerEvent;
 use lae_domain::invoice::InvoiceEvent;
 use lae_domain::offer::OfferEvent;
 use lae_domain::ticket::TicketEvent;
-use lae_store::crypto::cipher::sealed_text;
-use lae_store::crypto::{KeyError, Keyring, MasterKeys, Opened, WITHHELD};
+use lae_store::crypto::keyring::{DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
+use lae_store::crypto::payload::{self as sealed_payload, Access, OnTampered, SealedText};
+use lae_store::crypto::{KeyError, Keyring, MasterKeys, Opened};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::department::Department;
 use crate::envelope::Envelope;
@@ -65,7 +67,35 @@ pub struct Decoded<'a> {
     pub event: Event,
 }
 
+/// A decoded event apart from its envelope (see [`crate::apply::DecodedBatch`]).
+#[derive(Debug, Clone)]
+pub struct Detached {
+    id: Uuid,
+    event: Event,
+}
+
+impl Detached {
+    /// Back beside its envelope.
+    #[must_use]
+    pub fn attach(self, envelope: &Envelope) -> Decoded<'_> {
+        Decoded {
+            envelope,
+            id: self.id,
+            event: self.event,
+        }
+    }
+}
+
 impl Decoded<'_> {
+    /// The event apart from its envelope.
+    #[must_use]
+    pub fn detach(self) -> Detached {
+        Detached {
+            id: self.id,
+            event: self.event,
+        }
+    }
+
     /// The customer whose personal data this event erases, if it is an erasure.
     #[must_use]
     pub fn erased_customer(&self) -> Option<Uuid> {
@@ -139,17 +169,21 @@ pub enum DecodeError {
     },
 }
 
-/// Marks a payload that may hold sealed fields: the member name of a sealed value
-/// (`lae_store::crypto::cipher::SEALED_MEMBER`) as JSON text. serde_json writes it as
-/// is, and the store, the relay and the store reader copy payload text byte for byte,
-/// so a payload without it has no sealed field and is deserialized straight from text.
-const SEALED_MARK: &str = "\"$enc\"";
-
 /// A payload read ahead of its decoding (see the module docs). It never shows its
 /// content, not even in `Debug`.
-pub struct Payload(Option<Value>);
+pub struct Payload<'a>(Read<'a>);
 
-impl std::fmt::Debug for Payload {
+enum Read<'a> {
+    /// No sealed field: deserialized straight from its text.
+    Clear,
+    /// Sealed envelopes, read as text (the current format).
+    Text(SealedText<'a>),
+    /// Fields sealed in format 1, or a payload the text reader does not take: parsed
+    /// as a tree, opened in it.
+    Tree(Value),
+}
+
+impl std::fmt::Debug for Payload<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Payload")
             .field("sealed", &self.is_sealed())
@@ -157,37 +191,49 @@ impl std::fmt::Debug for Payload {
     }
 }
 
-impl Payload {
-    /// Reads an envelope's payload: parsed once if it holds sealed fields, left as
+impl<'a> Payload<'a> {
+    /// Reads an envelope's payload: its sealed envelopes found if it has some, left as
     /// text otherwise. A payload that does not parse is left as text too, for
     /// [`Decoder::decode_read`] to report where it fails.
+    ///
+    /// The store, the relay and the store reader copy payload text byte for byte, so a
+    /// payload text without [`sealed_payload::MARKS`] has no sealed field.
     #[must_use]
-    pub fn read(envelope: &Envelope) -> Self {
-        if !envelope.payload.contains(SEALED_MARK) {
-            return Self(None);
+    pub fn read(envelope: &'a Envelope) -> Self {
+        let text = envelope.payload.as_str();
+        if !sealed_payload::MARKS.iter().any(|m| text.contains(m)) {
+            return Self(Read::Clear);
         }
-        Self(serde_json::from_str(&envelope.payload).ok())
+        if let Some(sealed) = SealedText::parse(text) {
+            return Self(Read::Text(sealed));
+        }
+        match serde_json::from_str(text) {
+            Ok(value) => Self(Read::Tree(value)),
+            Err(_) => Self(Read::Clear),
+        }
     }
 
-    /// Whether the payload was parsed to be opened.
+    /// Whether the payload holds sealed fields to open.
     #[must_use]
     pub fn is_sealed(&self) -> bool {
-        self.0.is_some()
+        !matches!(self.0, Read::Clear)
     }
 
     /// The (subject, category) keys opening this payload needs. Empty for a clear
     /// payload; also empty when the payload names no subject, which opening reports.
     #[must_use]
     pub fn needs(&self, envelope: &Envelope) -> Vec<(Uuid, DataCategory)> {
-        self.0.as_ref().map_or_else(Vec::new, |value| {
-            Keyring::needs(
-                &envelope.aggregate_type,
-                &envelope.aggregate_id,
-                &envelope.event_type,
-                value,
-            )
-            .unwrap_or_default()
-        })
+        let (t, id, e) = (
+            &envelope.aggregate_type,
+            &envelope.aggregate_id,
+            &envelope.event_type,
+        );
+        match &self.0 {
+            Read::Clear => Ok(Vec::new()),
+            Read::Text(sealed) => Keyring::needs_text(t, id, e, sealed),
+            Read::Tree(value) => Keyring::needs(t, id, e, value),
+        }
+        .unwrap_or_default()
     }
 }
 
@@ -223,6 +269,25 @@ impl Decoder {
         }
     }
 
+    /// [`Decoder::with_keys`] with room for `capacity` keys in its cache (at least the
+    /// default): a rebuild's batches need more than a live projector's.
+    #[must_use]
+    pub fn with_key_capacity(
+        department: Department,
+        masters: Arc<MasterKeys>,
+        capacity: usize,
+    ) -> Self {
+        Self {
+            department,
+            keyring: Some(Keyring::with_cache(
+                masters,
+                department.categories(),
+                capacity.max(DEFAULT_CACHE_CAPACITY),
+                DEFAULT_CACHE_TTL,
+            )),
+        }
+    }
+
     /// The department the decoder works for.
     #[must_use]
     pub fn department(&self) -> Department {
@@ -253,7 +318,7 @@ impl Decoder {
     pub fn decode_read<'a>(
         &self,
         envelope: &'a Envelope,
-        payload: Payload,
+        payload: Payload<'a>,
     ) -> Result<Decoded<'a>, DecodeError> {
         let id = Uuid::parse_str(&envelope.aggregate_id)
             .map_err(|_| DecodeError::AggregateId(envelope.aggregate_type.clone()))?;
@@ -281,26 +346,33 @@ impl Decoder {
     fn parse<E: DeserializeOwned + DomainEvent>(
         &self,
         envelope: &Envelope,
-        payload: Payload,
+        payload: Payload<'_>,
     ) -> Result<E, DecodeError> {
         let schema_error = |e: serde_json::Error| DecodeError::Payload {
             event_type: envelope.event_type.clone(),
             line: e.line(),
             column: e.column(),
         };
+        let redacted = |opened: Opened| DecodeError::Redacted {
+            event_type: envelope.event_type.clone(),
+            erased: opened.erased,
+            withheld: opened.withheld,
+        };
         let event: E = match payload.0 {
-            None => serde_json::from_str(&envelope.payload).map_err(schema_error)?,
-            Some(mut value) => {
+            Read::Clear => serde_json::from_str(&envelope.payload).map_err(schema_error)?,
+            Read::Text(sealed) => {
+                let (text, opened) = self.open_text(envelope, &sealed)?;
+                match serde_json::from_str(&text) {
+                    Ok(event) => event,
+                    Err(_) if opened.is_redacted() => return Err(redacted(opened)),
+                    Err(e) => return Err(schema_error(e)),
+                }
+            }
+            Read::Tree(mut value) => {
                 let opened = self.open(envelope, &mut value)?;
                 match serde_json::from_value(value) {
                     Ok(event) => event,
-                    Err(_) if opened.is_redacted() => {
-                        return Err(DecodeError::Redacted {
-                            event_type: envelope.event_type.clone(),
-                            erased: opened.erased,
-                            withheld: opened.withheld,
-                        });
-                    }
+                    Err(_) if opened.is_redacted() => return Err(redacted(opened)),
                     Err(e) => return Err(schema_error(e)),
                 }
             }
@@ -315,14 +387,40 @@ impl Decoder {
         Ok(event)
     }
 
+    /// The clear text of a payload read as text, fields that cannot be opened reading
+    /// `[erased]` / `[withheld]`.
+    fn open_text(
+        &self,
+        envelope: &Envelope,
+        sealed: &SealedText<'_>,
+    ) -> Result<(Zeroizing<String>, Opened), DecodeError> {
+        let sealed_error = |source| DecodeError::Sealed {
+            event_type: envelope.event_type.clone(),
+            source,
+        };
+        match &self.keyring {
+            // No key to open with: the subject is not needed.
+            None => sealed.open(Uuid::nil(), &envelope.event_type, OnTampered::Mark, |_| {
+                Ok(Access::Withheld)
+            }),
+            Some(keyring) => keyring.open_text(
+                &envelope.aggregate_type,
+                &envelope.aggregate_id,
+                &envelope.event_type,
+                sealed,
+            ),
+        }
+        .map_err(sealed_error)
+    }
+
     /// Replaces the sealed fields of `value` with their clear values, or with
     /// `[erased]` / `[withheld]`.
     fn open(&self, envelope: &Envelope, value: &mut Value) -> Result<Opened, DecodeError> {
         let Some(keyring) = &self.keyring else {
-            return Ok(withhold(
-                &envelope.aggregate_type,
-                &envelope.event_type,
+            return Ok(sealed_payload::withhold(
                 value,
+                &lae_domain::classify(&envelope.aggregate_type, &envelope.event_type),
+                &envelope.event_type,
             ));
         };
         keyring
@@ -337,23 +435,6 @@ impl Decoder {
                 source,
             })
     }
-}
-
-/// What a decoder without keys makes of sealed fields: `[withheld]`.
-fn withhold(aggregate_type: &str, event_type: &str, value: &mut Value) -> Opened {
-    let mut opened = Opened::default();
-    let Value::Object(fields) = value else {
-        return opened;
-    };
-    for personal in lae_domain::classify(aggregate_type, event_type).personal_fields {
-        if let Some(field) = fields.get_mut(personal.field)
-            && sealed_text(field).is_some()
-        {
-            *field = Value::String(WITHHELD.to_owned());
-            opened.withheld = true;
-        }
-    }
-    opened
 }
 
 #[cfg(test)]
@@ -435,12 +516,11 @@ mod tests {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .unwrap_or(Uuid::from_u128(2));
-        let key = lae_store::crypto::DataKey::generate();
-        for personal in classification.personal_fields {
-            if let Some(field) = payload.get_mut(personal.field) {
-                *field = key.seal(subject, personal.category, personal.field, field);
-            }
-        }
+        let key = Arc::new(lae_store::crypto::DataKey::generate());
+        sealed_payload::seal(&mut payload, &classification, subject, event_type, |_| {
+            Ok(key.clone())
+        })
+        .expect("sealed");
         (
             envelope(entry.aggregate_type, event_type, &payload.to_string()),
             subject,
@@ -448,11 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn the_sealed_mark_is_the_sealed_member_as_json() {
-        assert_eq!(
-            SEALED_MARK,
-            format!("\"{}\"", lae_store::crypto::cipher::SEALED_MEMBER)
-        );
+    fn sealed_payloads_are_told_from_clear_ones() {
         let (sealed, _) = sealed_example("HealthDeclared");
         assert!(Payload::read(&sealed).is_sealed());
         let clear = lae_domain::catalog::entries()
@@ -489,6 +565,6 @@ mod tests {
         let Event::Ticket(TicketEvent::TicketOpened { reason, .. }) = decoded.event else {
             panic!("not a ticket opening");
         };
-        assert_eq!(reason.as_str(), WITHHELD);
+        assert_eq!(reason.as_str(), lae_store::crypto::WITHHELD);
     }
 }

@@ -42,7 +42,9 @@ use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgPool};
 
-use crate::apply::{ApplyError, Replay, Verdict, apply, apply_replay};
+use crate::apply::{
+    ApplyError, DecodedBatch, Replay, Verdict, apply, apply_replay_decoded, decode_batch,
+};
 use crate::db::writer_options;
 use crate::decode::Decoder;
 use crate::department::Department;
@@ -212,7 +214,14 @@ impl<'a> Rebuild<'a> {
         options: &'a RebuildOptions,
     ) -> Self {
         let decoder = match &options.master_keys {
-            Some(masters) => Decoder::with_keys(department, masters.clone()),
+            // Room for the keys of three batches: the one applied, the next one decoded
+            // ahead on another thread, and a margin, so that loading ahead never evicts
+            // a key that the batch being applied still needs.
+            Some(masters) => Decoder::with_key_capacity(
+                department,
+                masters.clone(),
+                3 * options.batch_size * department.categories().len(),
+            ),
             None => Decoder::new(department),
         };
         Self {
@@ -315,33 +324,47 @@ impl<'a> Rebuild<'a> {
         })
     }
 
-    /// Applies every finished event after the cursor, reading the next batch while the
-    /// current one is written. Returns how many events were read.
+    /// Applies every finished event after the cursor. While a batch is written, the
+    /// next one is read, its keys loaded (on a second writer connection) and decoded on
+    /// a blocking thread: the database writes one batch while this process decodes the
+    /// next. Returns how many events were read.
     async fn catch_up(&mut self) -> Result<u64, ProjectionError> {
         let types = self.department.aggregate_types();
         let size = self.options.batch_size;
         let mut total = 0u64;
         let used = Some(self.used.as_slice());
-        let (mut batch, mut next) =
-            read_after_using(self.owner, types, used, self.cursor, size).await?;
+        let (owner, writer) = (self.owner, self.writer);
+        let (mut batch, mut next) = read_after_using(owner, types, used, self.cursor, size).await?;
+        // The first batch is decoded as it is applied.
+        let mut decoded: Option<DecodedBatch> = None;
         while !batch.is_empty() {
             total += batch.len() as u64;
             let more = batch.len() == size;
+            let decoder = &self.decoder;
             let (applied, read) = tokio::join!(
                 Self::apply_batch(
                     self.department,
-                    &self.decoder,
-                    self.writer,
+                    decoder,
+                    writer,
                     &self.copy,
                     self.replay.as_mut(),
-                    &batch
+                    &batch,
+                    decoded.take(),
                 ),
                 async {
-                    if more {
-                        Some(read_after_using(self.owner, types, used, next, size).await)
-                    } else {
-                        None
+                    if !more {
+                        return None;
                     }
+                    Some(
+                        match read_after_using(owner, types, used, next, size).await {
+                            Ok((next_batch, after)) => {
+                                Self::decode_ahead(decoder, writer, next_batch)
+                                    .await
+                                    .map(|(batch, decoded)| (batch, decoded, after))
+                            }
+                            Err(e) => Err(e.into()),
+                        },
+                    )
                 }
             );
             let (held, redacted) = applied?;
@@ -349,11 +372,43 @@ impl<'a> Rebuild<'a> {
             self.redacted += redacted;
             self.cursor = next;
             match read {
-                Some(read) => (batch, next) = read?,
+                Some(read) => (batch, decoded, next) = read?,
                 None => break,
             }
         }
         Ok(total)
+    }
+
+    /// Decodes a batch on a blocking thread, after loading its keys over a connection
+    /// of the writer role (see [`decode_batch`]). A failure to load the keys only costs
+    /// the overlap: the batch comes back undecoded, and applying it loads the keys
+    /// again and reports its own errors.
+    async fn decode_ahead(
+        decoder: &Decoder,
+        writer: &PgPool,
+        batch: Vec<Envelope>,
+    ) -> Result<(Vec<Envelope>, Option<DecodedBatch>), ProjectionError> {
+        let decoder = decoder.clone();
+        let mut conn = match writer.acquire().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::debug!(department = %decoder.department(), %error, "no connection to decode the next batch ahead");
+                return Ok((batch, None));
+            }
+        };
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let decoded = handle.block_on(decode_batch(&mut conn, &decoder, &batch));
+            match decoded {
+                Ok(decoded) => (batch, Some(decoded)),
+                Err(error) => {
+                    tracing::debug!(department = %decoder.department(), %error, "decoding the next batch ahead failed");
+                    (batch, None)
+                }
+            }
+        })
+        .await
+        .map_err(|e| ProjectionError::Config(format!("decoding a batch ahead: {e}")))
     }
 
     /// Applies one batch to the copy, as the writer role; returns how many were held back
@@ -365,10 +420,13 @@ impl<'a> Rebuild<'a> {
         copy: &str,
         replay: Option<&mut Replay>,
         batch: &[Envelope],
+        decoded: Option<DecodedBatch>,
     ) -> Result<(usize, u64), ApplyError> {
         let mut tx = writer.begin().await?;
         let verdicts = match replay {
-            Some(replay) => apply_replay(&mut tx, decoder, copy, batch, replay).await?,
+            Some(replay) => {
+                apply_replay_decoded(&mut tx, decoder, copy, batch, replay, decoded).await?
+            }
             None => apply(&mut tx, decoder, copy, batch).await?,
         };
         tx.commit().await?;

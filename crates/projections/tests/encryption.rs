@@ -57,7 +57,7 @@ async fn sealed_events_build_the_same_read_models_as_their_clear_payloads() {
 
     let sealed = stored_envelopes(&db).await;
     assert!(
-        sealed.iter().any(|e| e.payload.contains("\"$enc\"")),
+        sealed.iter().any(|e| e.payload.contains("\"$sealed\"")),
         "the store holds sealed payloads"
     );
     // The same envelopes (ids, positions, record times) with the payloads as written.
@@ -70,7 +70,7 @@ async fn sealed_events_build_the_same_read_models_as_their_clear_payloads() {
             ..e.clone()
         })
         .collect();
-    assert!(clear.iter().all(|e| !e.payload.contains("\"$enc\"")));
+    assert!(clear.iter().all(|e| !e.payload.contains("\"$sealed\"")));
     assert!(
         clear.iter().any(
             |e| e.payload.contains("Zz-Nom-Témoin") && e.aggregate_id == witness.id.to_string()

@@ -145,7 +145,7 @@ async fn every_value_lands_where_it_may(masters: Option<Arc<MasterKeys>>) {
             assert_eq!(n, 0, "{value:?} is in clear in the witness's events");
         }
         let sealed: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE aggregate_id = $1 AND strpos(payload::text, '\"$enc\"') > 0",
+            "SELECT count(*) FROM events WHERE aggregate_id = $1 AND strpos(payload::text, '\"$sealed\"') > 0",
         )
         .bind(&id_text)
         .fetch_one(&mut conn)

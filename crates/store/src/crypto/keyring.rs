@@ -9,22 +9,19 @@
 use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use lae_domain::{Classification, DataCategory, classify};
+use lae_domain::{DataCategory, classify};
 use lru::LruCache;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use super::KeyError;
-use super::cipher::{DataKey, MasterKey, sealed_text};
-
-/// What an erased field reads as (its subject's key was destroyed).
-pub const ERASED: &str = "[erased]";
-/// What a field reads as to a reader whose role may not read its category's keys.
-pub const WITHHELD: &str = "[withheld]";
+use super::cipher::{DataKey, MasterKey};
+use super::payload::{self, Access, OnTampered, Opened, SealedText};
 
 /// Keys kept in memory per keyring unless configured otherwise.
 pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
@@ -99,11 +96,16 @@ fn key_from_lookup(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &str,
 ) -> Result<Option<MasterKey>, KeyError> {
+    // Errors name the variable (never the key), whoever reports them.
     if let Some(text) = lookup(name).filter(|v| !v.trim().is_empty()) {
-        return MasterKey::parse(&zeroize::Zeroizing::new(text)).map(Some);
+        return MasterKey::parse(&zeroize::Zeroizing::new(text))
+            .map(Some)
+            .map_err(|e| KeyError::MasterKeySource(format!("{name}: {e}")));
     }
     match lookup(&format!("{name}_FILE")) {
-        Some(path) if !path.trim().is_empty() => read_key_file(Path::new(path.trim())).map(Some),
+        Some(path) if !path.trim().is_empty() => read_key_file(Path::new(path.trim()))
+            .map(Some)
+            .map_err(|e| KeyError::MasterKeySource(format!("{name}_FILE: {e}"))),
         _ => Ok(None),
     }
 }
@@ -115,23 +117,6 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
             .map_err(|e| KeyError::MasterKeySource(format!("{}: {e}", path.display())))?,
     );
     MasterKey::parse(&text)
-}
-
-/// What opening a payload left unreadable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Opened {
-    /// Some field's key was destroyed: it reads [`ERASED`].
-    pub erased: bool,
-    /// Some field's category is not readable here: it reads [`WITHHELD`].
-    pub withheld: bool,
-}
-
-impl Opened {
-    /// Whether some personal field could not be opened.
-    #[must_use]
-    pub fn is_redacted(self) -> bool {
-        self.erased || self.withheld
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -151,8 +136,11 @@ struct Inner {
     /// The categories this keyring is meant to use.
     categories: Vec<DataCategory>,
     /// Those of `categories` the connection's role may read, once asked.
-    readable: Mutex<Option<Vec<DataCategory>>>,
-    cache: Mutex<LruCache<(Uuid, DataCategory), (Slot, Instant)>>,
+    readable: OnceLock<Vec<DataCategory>>,
+    /// Read (without touching recency) by the openers, which may run on several
+    /// threads at once; written by loading, which also refreshes the recency of the
+    /// keys a batch needs, so that they outlast the batch.
+    cache: RwLock<LruCache<(Uuid, DataCategory), (Slot, Instant)>>,
     ttl: Duration,
 }
 
@@ -196,8 +184,8 @@ impl Keyring {
         Self(Arc::new(Inner {
             masters,
             categories: categories.to_vec(),
-            readable: Mutex::new(None),
-            cache: Mutex::new(LruCache::new(capacity)),
+            readable: OnceLock::new(),
+            cache: RwLock::new(LruCache::new(capacity)),
             ttl,
         }))
     }
@@ -208,8 +196,9 @@ impl Keyring {
         &self.0.masters
     }
 
-    /// The subjects and categories whose keys `payload` needs (its personal fields
-    /// that are present). Empty for events without personal data.
+    /// The subjects and categories whose keys `payload` needs: those of its personal
+    /// fields, clear (to seal) or sealed (to open). Empty for events without personal
+    /// data.
     pub fn needs(
         aggregate_type: &str,
         aggregate_id: &str,
@@ -217,21 +206,11 @@ impl Keyring {
         payload: &Value,
     ) -> Result<Vec<(Uuid, DataCategory)>, KeyError> {
         let classification = classify(aggregate_type, event_type);
-        let Value::Object(fields) = payload else {
-            return Ok(Vec::new());
-        };
-        let mut categories: Vec<DataCategory> = classification
-            .personal_fields
-            .iter()
-            .filter(|f| fields.contains_key(f.field))
-            .map(|f| f.category)
-            .collect();
+        let categories = payload::categories(&classification, payload);
         if categories.is_empty() {
             return Ok(Vec::new());
         }
-        categories.sort_unstable();
-        categories.dedup();
-        let subject = subject(&classification, aggregate_id, event_type, payload)?;
+        let subject = payload::subject(&classification, aggregate_id, event_type, payload)?;
         Ok(categories.into_iter().map(|c| (subject, c)).collect())
     }
 
@@ -319,7 +298,7 @@ impl Keyring {
     #[must_use]
     pub fn has_fresh(&self, wanted: &[(Uuid, DataCategory)], reading: bool) -> bool {
         // Reading needs to know which categories the role may read: asked by `load`.
-        if reading && self.lock_readable().is_none() {
+        if reading && self.0.readable.get().is_none() {
             return false;
         }
         self.missing(wanted.iter().copied(), false).is_empty()
@@ -345,8 +324,8 @@ impl Keyring {
 
     /// The categories of this keyring that `conn`'s role may read, asked once.
     async fn readable(&self, conn: &mut PgConnection) -> Result<Vec<DataCategory>, KeyError> {
-        if let Some(known) = self.lock_readable().clone() {
-            return Ok(known);
+        if let Some(known) = self.0.readable.get() {
+            return Ok(known.clone());
         }
         let tables: Vec<String> = self.0.categories.iter().map(|c| table(*c)).collect();
         let allowed: Vec<bool> = sqlx::query_scalar(
@@ -370,7 +349,8 @@ impl Keyring {
                 "this role may not read every category it was meant to: the others read as withheld"
             );
         }
-        *self.lock_readable() = Some(readable.clone());
+        // A concurrent first load may have set it: both asked the same database.
+        let _ = self.0.readable.set(readable.clone());
         Ok(readable)
     }
 
@@ -388,24 +368,37 @@ impl Keyring {
             .bind(subjects)
             .fetch_all(&mut *conn)
             .await?;
-        let mut found = HashSet::with_capacity(rows.len());
+        // `subjects` is sorted (see `missing`): whether each was found, by position.
+        debug_assert!(subjects.is_sorted());
+        let mut found = vec![false; subjects.len()];
+        let mut keys = Vec::with_capacity(rows.len());
         for (subject, kek_id, wrapped) in rows {
             let key = self
                 .0
                 .masters
                 .by_id(&kek_id)?
                 .unwrap(subject, category, &wrapped)?;
-            found.insert(subject);
-            self.remember(subject, category, Slot::Key(Arc::new(key)));
+            if let Ok(at) = subjects.binary_search(&subject) {
+                found[at] = true;
+            }
+            keys.push((subject, Slot::Key(Arc::new(key))));
         }
-        for subject in subjects.iter().filter(|s| !found.contains(s)) {
-            self.remember(*subject, category, Slot::Gone);
+        let gone = subjects
+            .iter()
+            .zip(found)
+            .filter(|(_, found)| !found)
+            .map(|(subject, _)| (*subject, Slot::Gone));
+        let now = Instant::now();
+        let mut cache = self.write_cache();
+        for (subject, slot) in keys.into_iter().chain(gone) {
+            cache.put((subject, category), (slot, now));
         }
         Ok(())
     }
 
-    /// Seals the personal fields of a payload in place (fields already sealed are
-    /// left alone). The keys must have been provisioned.
+    /// Seals the personal fields of a payload in place, one envelope per category
+    /// ([`payload`]); fields already sealed are left alone. The keys must have been
+    /// provisioned.
     pub fn seal(
         &self,
         aggregate_type: &str,
@@ -417,36 +410,25 @@ impl Keyring {
         if classification.personal_fields.is_empty() {
             return Ok(());
         }
-        let subject = subject(&classification, aggregate_id, event_type, payload)?;
-        let Value::Object(fields) = payload else {
-            return Ok(());
-        };
-        for personal in classification.personal_fields {
-            let Some(value) = fields.get_mut(personal.field) else {
-                continue;
-            };
-            if sealed_text(value).is_some() {
-                continue;
-            }
-            let key = match self.cached(subject, personal.category) {
-                Some(Slot::Key(key)) => key,
-                Some(Slot::Gone) => return Err(KeyError::Erased(subject)),
-                None => {
-                    return Err(KeyError::NotLoaded {
-                        subject,
-                        category: personal.category,
-                    });
-                }
-            };
-            *value = key.seal(subject, personal.category, personal.field, value);
-        }
-        Ok(())
+        let subject = payload::subject(&classification, aggregate_id, event_type, payload)?;
+        payload::seal(
+            payload,
+            &classification,
+            subject,
+            event_type,
+            |category| match self.cached(subject, category) {
+                Some(Slot::Key(key)) => Ok(key),
+                Some(Slot::Gone) => Err(KeyError::Erased(subject)),
+                None => Err(KeyError::NotLoaded { subject, category }),
+            },
+        )
     }
 
     /// Opens the sealed fields of a payload in place. Fields of a category this
-    /// keyring may not read become [`WITHHELD`], fields whose key was destroyed
-    /// [`ERASED`]; clear fields (events written before encryption) stay as they are.
-    /// The keys of readable categories must have been loaded.
+    /// keyring may not read become [`payload::WITHHELD`], fields whose key was
+    /// destroyed [`payload::ERASED`]; clear fields (events written before encryption)
+    /// stay as they are. A ciphertext that does not open is an error. The keys of
+    /// readable categories must have been loaded.
     pub fn open(
         &self,
         aggregate_type: &str,
@@ -454,66 +436,100 @@ impl Keyring {
         event_type: &str,
         payload: &mut Value,
     ) -> Result<Opened, KeyError> {
-        let mut opened = Opened::default();
+        self.open_with(
+            aggregate_type,
+            aggregate_id,
+            event_type,
+            payload,
+            OnTampered::Fail,
+        )
+    }
+
+    /// [`Keyring::open`], with a choice of what a ciphertext that does not open
+    /// becomes.
+    pub fn open_with(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        payload: &mut Value,
+        on_tampered: OnTampered,
+    ) -> Result<Opened, KeyError> {
+        if !payload::is_sealed(payload) {
+            return Ok(Opened::default());
+        }
         let classification = classify(aggregate_type, event_type);
-        if classification.personal_fields.is_empty() {
-            return Ok(opened);
-        }
-        let subject = subject(&classification, aggregate_id, event_type, payload)?;
-        let readable = self.lock_readable().clone();
-        let Value::Object(fields) = payload else {
-            return Ok(opened);
-        };
-        for personal in classification.personal_fields {
-            let Some(value) = fields.get_mut(personal.field) else {
-                continue;
-            };
-            let Some(text) = sealed_text(value) else {
-                continue;
-            };
-            let may_read = readable
-                .as_ref()
-                .is_some_and(|r| r.contains(&personal.category));
-            if !may_read {
-                *value = Value::String(WITHHELD.to_owned());
-                opened.withheld = true;
-                continue;
+        let subject = payload::subject(&classification, aggregate_id, event_type, payload)?;
+        payload::open(
+            payload,
+            &classification,
+            subject,
+            event_type,
+            on_tampered,
+            self.access(subject),
+        )
+    }
+
+    /// The keys a payload read as text ([`SealedText`]) needs, as [`Keyring::needs`].
+    pub fn needs_text(
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        sealed: &SealedText<'_>,
+    ) -> Result<Vec<(Uuid, DataCategory)>, KeyError> {
+        let classification = classify(aggregate_type, event_type);
+        let subject = sealed.subject(&classification, aggregate_id, event_type)?;
+        Ok(sealed.categories().map(|c| (subject, c)).collect())
+    }
+
+    /// [`Keyring::open`] for a payload read as text: the clear payload's text.
+    pub fn open_text(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        sealed: &SealedText<'_>,
+    ) -> Result<(Zeroizing<String>, Opened), KeyError> {
+        let classification = classify(aggregate_type, event_type);
+        let subject = sealed.subject(&classification, aggregate_id, event_type)?;
+        sealed.open(subject, event_type, OnTampered::Fail, self.access(subject))
+    }
+
+    /// What this keyring may do with each category of `subject`'s data, from the
+    /// cache: the key, its destruction, or a category the role may not read.
+    fn access(&self, subject: Uuid) -> impl FnMut(DataCategory) -> Result<Access, KeyError> {
+        let readable = self.0.readable.get().map_or(&[][..], Vec::as_slice);
+        move |category| {
+            if !readable.contains(&category) {
+                return Ok(Access::Withheld);
             }
-            match self.cached(subject, personal.category) {
-                Some(Slot::Key(key)) => {
-                    *value = key.open(subject, personal.category, personal.field, text)?;
-                }
-                Some(Slot::Gone) => {
-                    *value = Value::String(ERASED.to_owned());
-                    opened.erased = true;
-                }
-                None => {
-                    return Err(KeyError::NotLoaded {
-                        subject,
-                        category: personal.category,
-                    });
-                }
+            match self.cached(subject, category) {
+                Some(Slot::Key(key)) => Ok(Access::Key(key)),
+                Some(Slot::Gone) => Ok(Access::Erased),
+                None => Err(KeyError::NotLoaded { subject, category }),
             }
         }
-        Ok(opened)
     }
 
     /// Drops a subject's keys from the cache (after its erasure).
     pub fn forget(&self, subject: Uuid) {
-        let mut cache = self.lock_cache();
+        let mut cache = self.write_cache();
         for category in DataCategory::ALL {
             cache.pop(&(subject, category));
         }
     }
 
     fn cached(&self, subject: Uuid, category: DataCategory) -> Option<Slot> {
-        self.lock_cache()
-            .get(&(subject, category))
+        self.0
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .peek(&(subject, category))
             .map(|(slot, _)| slot.clone())
     }
 
     fn remember(&self, subject: Uuid, category: DataCategory, slot: Slot) {
-        self.lock_cache()
+        self.write_cache()
             .put((subject, category), (slot, Instant::now()));
     }
 
@@ -525,7 +541,7 @@ impl Keyring {
         stale: bool,
     ) -> BTreeMap<DataCategory, Vec<Uuid>> {
         let mut missing: BTreeMap<DataCategory, Vec<Uuid>> = BTreeMap::new();
-        let mut cache = self.lock_cache();
+        let mut cache = self.write_cache();
         for (subject, category) in wanted {
             let fresh = match cache.get(&(subject, category)) {
                 None => false,
@@ -543,38 +559,14 @@ impl Keyring {
         missing
     }
 
-    fn lock_cache(
+    fn write_cache(
         &self,
-    ) -> std::sync::MutexGuard<'_, LruCache<(Uuid, DataCategory), (Slot, Instant)>> {
-        self.0.cache.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_readable(&self) -> std::sync::MutexGuard<'_, Option<Vec<DataCategory>>> {
-        self.0
-            .readable
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    ) -> std::sync::RwLockWriteGuard<'_, LruCache<(Uuid, DataCategory), (Slot, Instant)>> {
+        self.0.cache.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// The table holding a category's keys.
 pub(crate) fn table(category: DataCategory) -> String {
     format!("keys.{}", category.as_str())
-}
-
-/// Whose data an event's personal fields are: the customer its subject field names,
-/// else (no such field, or `null` for an unidentified caller) the aggregate itself.
-fn subject(
-    classification: &Classification,
-    aggregate_id: &str,
-    event_type: &str,
-    payload: &Value,
-) -> Result<Uuid, KeyError> {
-    let named = classification
-        .subject_field
-        .and_then(|field| payload.get(field))
-        .and_then(Value::as_str);
-    Uuid::parse_str(named.unwrap_or(aggregate_id)).map_err(|_| KeyError::NoSubject {
-        event_type: event_type.to_owned(),
-    })
 }

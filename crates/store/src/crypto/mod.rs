@@ -1,7 +1,9 @@
 //! Encryption of personal fields: per data subject and category, with keys that
 //! erasure destroys (crypto-shredding).
 //!
-//! - [`cipher`]: the cryptography alone (master keys, data keys, sealed values).
+//! - [`cipher`]: the cryptography alone (master keys, data keys, sealed envelopes).
+//! - [`payload`]: where sealed fields sit in an event payload (one envelope per
+//!   category under `$sealed`), sealing and opening a payload with given keys.
 //! - [`keyring`]: data keys in PostgreSQL (`keys.<category>`, migration 0007), wrapped
 //!   by the master key, cached in memory; sealing and opening whole event payloads by
 //!   the domain's classification ([`lae_domain::classify`]).
@@ -16,9 +18,11 @@
 pub mod cipher;
 pub mod erasure;
 pub mod keyring;
+pub mod payload;
 
 pub use cipher::{DataKey, MasterKey};
-pub use keyring::{ERASED, Keyring, MasterKeys, Opened, WITHHELD};
+pub use keyring::{Keyring, MasterKeys};
+pub use payload::{ERASED, OnTampered, Opened, UNREADABLE, WITHHELD};
 
 use lae_domain::DataCategory;
 use uuid::Uuid;
@@ -41,9 +45,12 @@ pub enum KeyError {
     /// A wrapped key names a master key this process does not hold.
     #[error("a data key is wrapped by master key {0}, which is not configured")]
     UnknownMasterKey(String),
-    /// A sealed field does not open with its key (altered, or moved from elsewhere).
-    #[error("the sealed field {field:?} does not open: altered or misplaced")]
-    Tampered { field: String },
+    /// Sealed fields do not open with their key (altered, or moved from elsewhere).
+    #[error("the sealed {category:?} fields do not open: altered or misplaced")]
+    Tampered { category: DataCategory },
+    /// A payload's sealed member is not in the stored format.
+    #[error("malformed sealed payload: {0}")]
+    Malformed(String),
     /// The subject's personal data was erased: nothing new may be written for it.
     #[error("the personal data of {0} was erased")]
     Erased(Uuid),
