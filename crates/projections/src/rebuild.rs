@@ -96,6 +96,9 @@ pub struct RebuildReport {
     pub total_seconds: f64,
     /// Replay speed (events replayed ÷ replay seconds).
     pub events_per_second: f64,
+    /// Batches decoded ahead, while the previous one was written (every batch but the
+    /// first of each catch-up, unless loading ahead failed).
+    pub batches_decoded_ahead: u64,
 }
 
 /// Rebuilds a department's read model (see the module docs).
@@ -200,6 +203,7 @@ struct Rebuild<'a> {
     cursor: CommitPosition,
     held: usize,
     redacted: u64,
+    decoded_ahead: u64,
     /// The event types whose payload the department reads (the others are not read).
     used: Vec<String>,
     /// In-memory bookkeeping while replaying; `None` once handed over to the table.
@@ -234,6 +238,7 @@ impl<'a> Rebuild<'a> {
             cursor: CommitPosition::default(),
             held: 0,
             redacted: 0,
+            decoded_ahead: 0,
             used: crate::departments::used_event_types(department),
             replay: Some(Replay::default()),
         }
@@ -321,6 +326,7 @@ impl<'a> Rebuild<'a> {
             pause_seconds,
             total_seconds,
             events_per_second,
+            batches_decoded_ahead: self.decoded_ahead,
         })
     }
 
@@ -375,6 +381,7 @@ impl<'a> Rebuild<'a> {
                 Some(read) => (batch, decoded, next) = read?,
                 None => break,
             }
+            self.decoded_ahead += u64::from(decoded.is_some());
         }
         Ok(total)
     }

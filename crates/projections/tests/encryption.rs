@@ -196,17 +196,21 @@ async fn a_legal_role_without_health_keys_builds_its_model_without_health_data()
     .expect("bookkeeping");
     assert_eq!(behind, 0);
 
-    // A rebuild under the same grants agrees, and says what it skipped.
+    // A rebuild under the same grants agrees, and says what it skipped. Small batches:
+    // each is decoded ahead, keys loaded under the writer's grants, while the previous
+    // one is written.
     let before = snapshot_all(&db).await;
     let owner_pool = db.owner_pool(4).await;
     let writer = db.writer_pool(Department::Legal);
     let options = RebuildOptions {
         master_keys: Some(masters),
+        batch_size: 3,
         ..RebuildOptions::default()
     };
     let report = rebuild(Department::Legal, &owner_pool, &writer, &options, None)
         .await
         .expect("rebuild");
     assert_eq!(report.events_redacted, 6, "{report:?}");
+    assert!(report.batches_decoded_ahead > 1, "{report:?}");
     assert_same(&before, &snapshot_all(&db).await);
 }
