@@ -20,31 +20,22 @@
 //!
 //! Clear fields (events written before encryption) pass through unchanged.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use lae_domain::{DataCategory, classify};
 pub use lae_store::crypto::UNREADABLE;
 use lae_store::crypto::keyring::DEFAULT_CACHE_TTL;
+pub(crate) use lae_store::crypto::keyring::EventRef;
 use lae_store::crypto::payload::{is_sealed, withhold};
 use lae_store::crypto::{ERASED, Keyring, MasterKeys, OnTampered, Opened, WITHHELD};
 use serde_json::Value;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::error::Result;
 
 /// Whether a value is one of the texts standing for a field that could not be read.
 pub(crate) fn is_redacted_value(value: &Value) -> bool {
     matches!(value.as_str(), Some(ERASED | WITHHELD | UNREADABLE))
-}
-
-/// One event as the opener needs it.
-pub(crate) struct EventRef<'a> {
-    pub aggregate_type: &'a str,
-    pub aggregate_id: &'a str,
-    pub event_type: &'a str,
-    pub payload: &'a Value,
 }
 
 /// Opens payloads with keys loaded beforehand.
@@ -63,17 +54,7 @@ impl Opener {
         let Some(masters) = masters else {
             return Ok(Self { keyring: None });
         };
-        let mut wanted: BTreeSet<(Uuid, DataCategory)> = BTreeSet::new();
-        for e in events {
-            if is_sealed(e.payload) {
-                wanted.extend(Keyring::needs(
-                    e.aggregate_type,
-                    e.aggregate_id,
-                    e.event_type,
-                    e.payload,
-                )?);
-            }
-        }
+        let wanted = Keyring::needs_to_open(events).map_err(|(_, e)| e)?;
         // Room for every key of the read: a key evicted before its field is opened
         // would be an error, not a miss.
         let keyring = Keyring::with_cache(
@@ -130,7 +111,7 @@ mod tests {
         let unread = opener
             .open(
                 "Customer",
-                &Uuid::nil().to_string(),
+                &uuid::Uuid::nil().to_string(),
                 "ContactDetailsChanged",
                 &mut payload,
             )

@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use lae_domain::CustomerId;
 use lae_domain::customer::Customer;
 use lae_store::EventRepository;
+use lae_store::crypto::keyring::EventRef;
 use lae_store::crypto::{Keyring, MasterKeys};
 use sqlx::PgPool;
 
@@ -94,35 +95,32 @@ impl Store {
                 .map(|(i, s, v)| (i, s, v, false))
                 .collect());
         };
-        let mut wanted = Vec::new();
-        for (id, sequence, value) in &parsed {
-            let event_type = value
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or_default();
-            wanted.extend(
-                Keyring::needs(aggregate_type, id, event_type, value)
-                    .map_err(|e| unreadable(id, *sequence, e.to_string()))?,
-            );
-        }
-        if !wanted.is_empty() {
-            let mut conn = self
-                .pool
-                .acquire()
-                .await
-                .map_err(|e| MigrateError::store("loading data keys", e))?;
-            keyring
-                .load(&mut conn, wanted)
-                .await
-                .map_err(|e| MigrateError::store("loading data keys", e))?;
-        }
-        let mut opened = Vec::with_capacity(parsed.len());
-        for (id, sequence, mut value) in parsed {
-            let event_type = value
+        let type_of = |value: &serde_json::Value| {
+            value
                 .get("type")
                 .and_then(|t| t.as_str())
                 .unwrap_or_default()
-                .to_owned();
+                .to_owned()
+        };
+        let types: Vec<String> = parsed.iter().map(|(_, _, v)| type_of(v)).collect();
+        let wanted = Keyring::needs_to_open(parsed.iter().zip(&types).map(
+            |((id, _, payload), event_type)| EventRef {
+                aggregate_type,
+                aggregate_id: id,
+                event_type,
+                payload,
+            },
+        ))
+        .map_err(|(i, e)| {
+            let (id, sequence, _) = &parsed[i];
+            unreadable(id, *sequence, e.to_string())
+        })?;
+        keyring
+            .load_missing(&self.pool, wanted)
+            .await
+            .map_err(|e| MigrateError::store("loading data keys", e))?;
+        let mut opened = Vec::with_capacity(parsed.len());
+        for ((id, sequence, mut value), event_type) in parsed.into_iter().zip(types) {
             let outcome = keyring
                 .open(aggregate_type, &id, &event_type, &mut value)
                 .map_err(|e| unreadable(&id, sequence, e.to_string()))?;

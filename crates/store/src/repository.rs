@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::crypto::keyring::EventRef;
 use crate::crypto::{KeyError, Keyring};
 use crate::notify::AppendSignal;
 
@@ -197,25 +198,20 @@ impl EventRepository {
         let Some(keyring) = &self.keyring else {
             return Ok(events);
         };
-        let mut wanted = Vec::new();
-        for e in &events {
-            wanted.extend(
-                Keyring::needs(
-                    &e.aggregate_type,
-                    &e.aggregate_id,
-                    &e.event_type,
-                    &e.payload,
-                )
-                .map_err(key_error)?,
-            );
-        }
+        let wanted = Keyring::needs_to_open(events.iter().map(|e| EventRef {
+            aggregate_type: &e.aggregate_type,
+            aggregate_id: &e.aggregate_id,
+            event_type: &e.event_type,
+            payload: &e.payload,
+        }))
+        .map_err(|(_, e)| key_error(e))?;
         if wanted.is_empty() {
             return Ok(events);
         }
-        if !keyring.has_fresh(&wanted, true) {
-            let mut conn = self.pool.acquire().await.map_err(map_append_error)?;
-            keyring.load(&mut conn, wanted).await.map_err(key_error)?;
-        }
+        keyring
+            .load_missing(&self.pool, wanted)
+            .await
+            .map_err(key_error)?;
         let mut opened = Vec::with_capacity(events.len());
         for mut e in events {
             let outcome = keyring

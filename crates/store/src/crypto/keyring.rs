@@ -126,6 +126,19 @@ enum Slot {
     Gone,
 }
 
+/// One stored event, as loading the keys to open it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    /// Its aggregate type.
+    pub aggregate_type: &'a str,
+    /// Its aggregate id.
+    pub aggregate_id: &'a str,
+    /// Its event type.
+    pub event_type: &'a str,
+    /// Its payload as stored.
+    pub payload: &'a Value,
+}
+
 /// Data keys for one reader or writer: the master keys, the categories it may use,
 /// and a cache. Cheap to clone; clones share the cache.
 #[derive(Clone)]
@@ -212,6 +225,44 @@ impl Keyring {
         }
         let subject = payload::subject(&classification, aggregate_id, event_type, payload)?;
         Ok(categories.into_iter().map(|c| (subject, c)).collect())
+    }
+
+    /// The keys that opening `events` needs, each once: those of their sealed fields.
+    /// On a sealed payload that names no data subject, the error comes with the
+    /// event's position.
+    pub fn needs_to_open<'e>(
+        events: impl IntoIterator<Item = EventRef<'e>>,
+    ) -> Result<Vec<(Uuid, DataCategory)>, (usize, KeyError)> {
+        let mut wanted = Vec::new();
+        for (index, e) in events.into_iter().enumerate() {
+            if payload::is_sealed(e.payload) {
+                wanted.extend(
+                    Self::needs(e.aggregate_type, e.aggregate_id, e.event_type, e.payload)
+                        .map_err(|error| (index, error))?,
+                );
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        Ok(wanted)
+    }
+
+    /// [`Keyring::load`] of the `wanted` keys that are not cached and fresh, over a
+    /// connection taken from `conn` only then: keys used lately cost no round trip, not
+    /// even a pool checkout (which pings the server).
+    pub async fn load_missing<'c, A>(
+        &self,
+        conn: A,
+        wanted: Vec<(Uuid, DataCategory)>,
+    ) -> Result<(), KeyError>
+    where
+        A: sqlx::Acquire<'c, Database = sqlx::Postgres>,
+    {
+        if wanted.is_empty() || self.has_fresh(&wanted, true) {
+            return Ok(());
+        }
+        let mut conn = conn.acquire().await?;
+        self.load(&mut conn, wanted).await
     }
 
     /// Makes sure every `(subject, category)` has a key, creating the missing ones,
