@@ -513,39 +513,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for ReadText<'a> {
                 };
                 while let Some(name) = map.next_key::<&'de str>()? {
                     if name == SEALED {
-                        let Envelopes(envelopes) = map.next_value()?;
-                        read.envelopes = Some(envelopes);
+                        let envelopes: BTreeMap<DataCategory, Envelope<&'de str, &'de str>> =
+                            map.next_value()?;
+                        read.envelopes = Some(envelopes.into_iter().collect());
                     } else {
                         read.clear.push((name, map.next_value()?));
                     }
                 }
                 Ok(read)
-            }
-        }
-        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
-    }
-}
-
-/// The `$sealed` member: envelopes by category, in their order.
-struct Envelopes<'a>(Vec<(DataCategory, Envelope<&'a str, &'a str>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Envelopes<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
-            type Value = Envelopes<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("sealed envelopes by data category")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut envelopes = Vec::with_capacity(2);
-                while let Some(entry) = map.next_entry()? {
-                    envelopes.push(entry);
-                }
-                Ok(Envelopes(envelopes))
             }
         }
         deserializer.deserialize_map(Visitor(std::marker::PhantomData))
@@ -609,6 +584,23 @@ mod tests {
         (payload, classification)
     }
 
+    /// Opens a sealed registration of `SUBJECT`.
+    fn open_registered(
+        payload: &mut Value,
+        on_tampered: OnTampered,
+        access: impl FnMut(DataCategory) -> Result<Access, KeyError>,
+    ) -> Result<Opened, KeyError> {
+        let classification = lae_domain::classify("Customer", "CustomerRegistered");
+        open(
+            payload,
+            &classification,
+            SUBJECT,
+            "CustomerRegistered",
+            on_tampered,
+            access,
+        )
+    }
+
     #[test]
     fn one_envelope_per_category_and_ids_stay_in_clear() {
         let key = Arc::new(DataKey::generate());
@@ -638,14 +630,9 @@ mod tests {
     fn opening_gives_back_the_clear_payload() {
         let key = Arc::new(DataKey::generate());
         let (mut payload, classification) = sealed(&key);
-        let opened = open(
-            &mut payload,
-            &classification,
-            SUBJECT,
-            "CustomerRegistered",
-            OnTampered::Fail,
-            |_| Ok(Access::Key(key.clone())),
-        )
+        let opened = open_registered(&mut payload, OnTampered::Fail, |_| {
+            Ok(Access::Key(key.clone()))
+        })
         .expect("opens");
         assert_eq!(opened, Opened::default());
         assert_eq!(payload, registered().0);
@@ -769,14 +756,9 @@ mod tests {
         let mut edited = registration;
         edited[SEALED]["contact"]["fields"] = json!(["last_name"]);
         assert!(
-            open(
-                &mut edited,
-                &classification,
-                SUBJECT,
-                "CustomerRegistered",
-                OnTampered::Fail,
-                |_| Ok(Access::Key(key.clone())),
-            )
+            open_registered(&mut edited, OnTampered::Fail, |_| Ok(Access::Key(
+                key.clone()
+            )))
             .is_err()
         );
     }
@@ -797,25 +779,13 @@ mod tests {
             [DataCategory::Contact]
         );
         let mut opened_payload = payload.clone();
-        open(
-            &mut opened_payload,
-            &classification,
-            SUBJECT,
-            "CustomerRegistered",
-            OnTampered::Fail,
-            |_| Ok(Access::Key(key.clone())),
-        )
+        open_registered(&mut opened_payload, OnTampered::Fail, |_| {
+            Ok(Access::Key(key.clone()))
+        })
         .expect("opens");
         assert_eq!(opened_payload, clear);
-        let opened = open(
-            &mut payload,
-            &classification,
-            SUBJECT,
-            "CustomerRegistered",
-            OnTampered::Fail,
-            |_| Ok(Access::Erased),
-        )
-        .expect("opens");
+        let opened =
+            open_registered(&mut payload, OnTampered::Fail, |_| Ok(Access::Erased)).expect("opens");
         assert!(opened.erased);
         assert_eq!(payload["email"], json!(ERASED));
     }
@@ -925,21 +895,13 @@ mod tests {
 
     #[test]
     fn malformed_sealed_members_are_errors_not_panics() {
-        let classification = lae_domain::classify("Customer", "CustomerRegistered");
         for bad in [
             json!({SEALED: "text"}),
             json!({SEALED: {"secrets": {"fields": [], "data": ""}}}),
             json!({SEALED: {"contact": {"data": 3}}}),
         ] {
             let mut payload = bad.clone();
-            let result = open(
-                &mut payload,
-                &classification,
-                SUBJECT,
-                "CustomerRegistered",
-                OnTampered::Mark,
-                |_| Ok(Access::Withheld),
-            );
+            let result = open_registered(&mut payload, OnTampered::Mark, |_| Ok(Access::Withheld));
             assert!(matches!(result, Err(KeyError::Malformed(_))), "{bad}");
         }
     }
