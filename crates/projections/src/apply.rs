@@ -418,40 +418,22 @@ impl DecodedBatch {
     }
 }
 
-/// Loads over `conn`, then decodes on the calling thread, every envelope of `envelopes`
-/// that `decoder`'s department reads, whatever has been applied already (in a replay,
-/// nearly everything is new; decoding a duplicate costs time, nothing else). The keys
+/// Loads over `conn` the keys, then decodes, every envelope of `envelopes` that
+/// `decoder`'s department reads, whatever has been applied already (in a replay,
+/// nearly everything is new; decoding a duplicate costs time, nothing else): the work
+/// of [`apply`] before it writes, for a batch that has not been applied yet. The keys
 /// are loaded with `conn`'s role, whose grants decide, as for [`apply`].
 pub async fn decode_batch(
     conn: &mut PgConnection,
     decoder: &Decoder,
     envelopes: &[Envelope],
 ) -> Result<DecodedBatch, ApplyError> {
-    let department = decoder.department();
-    let payloads: Vec<Option<Payload<'_>>> = envelopes
-        .iter()
-        .map(|e| {
-            (department.follows(&e.aggregate_type)
-                && departments::uses(department, &e.aggregate_type, &e.event_type))
-            .then(|| Payload::read(e))
-        })
-        .collect();
-    if let Some(keyring) = decoder.keyring() {
-        let wanted: Vec<_> = payloads
-            .iter()
-            .zip(envelopes)
-            .filter_map(|(p, e)| p.as_ref().map(|p| p.needs(e)))
-            .flatten()
-            .collect();
-        if !wanted.is_empty() && !keyring.has_fresh(&wanted, true) {
-            keyring.load(conn, wanted).await?;
-        }
-    }
+    // No sequence is known to be applied: every event the department reads is decoded.
+    let payloads = read_payloads(conn, decoder, envelopes, &HashMap::new()).await?;
     Ok(DecodedBatch(
-        payloads
+        decode_ahead(decoder, envelopes, payloads)
             .into_iter()
-            .zip(envelopes)
-            .map(|(p, e)| p.map(|p| decoder.decode_read(e, p).map(Decoded::detach)))
+            .map(|entry| entry.map(|r| r.map(Decoded::detach)))
             .collect(),
     ))
 }
@@ -461,10 +443,10 @@ const PARALLEL_DECODE_FROM: usize = 512;
 /// At most this many threads decode one batch.
 const MAX_DECODE_THREADS: usize = 4;
 
-/// Decodes the payloads read ahead, in envelope order. Opening sealed fields is the
-/// costliest part of applying a large batch (an AEAD per personal field), and it is
-/// pure: a large batch (a rebuild's) is decoded on several threads, while its next
-/// batch is read; small ones (the live projector's) on the calling thread.
+/// Decodes the payloads read ahead, in envelope order. Decoding (and opening sealed
+/// envelopes) is the costliest part of applying a large batch, and it is pure: a large
+/// batch (a rebuild's, see [`decode_batch`]) is decoded on several threads; small ones
+/// (the live projector's) on the calling thread.
 fn decode_ahead<'a>(
     decoder: &Decoder,
     envelopes: &'a [Envelope],
