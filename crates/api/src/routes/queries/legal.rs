@@ -126,19 +126,17 @@ async fn contracts(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    search::require_customer(&state, DEPARTMENT, id).await?;
-    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
-    let items: Vec<Contract> = sqlx::query_as(
+    let items: Vec<Contract> = search::customer_rows(
+        &state,
+        DEPARTMENT,
         "SELECT contract_id, offer_id, product, monthly_premium_cents, status, \
                 requested_on, reference, signed_on, document_sha256, document_name, \
                 document_size_bytes, terminated_on, termination_reason, version \
            FROM legal.contracts WHERE customer_id = $1 \
           ORDER BY requested_on DESC NULLS LAST, contract_id",
+        id,
     )
-    .bind(id)
-    .fetch_all(&mut *conn)
     .await?;
-    conn.release();
     conditional::personal(&headers, &List { items })
 }
 

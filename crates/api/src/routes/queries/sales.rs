@@ -132,18 +132,16 @@ async fn offers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    search::require_customer(&state, DEPARTMENT, id).await?;
-    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
-    let items: Vec<Offer> = sqlx::query_as(
+    let items: Vec<Offer> = search::customer_rows(
+        &state,
+        DEPARTMENT,
         "SELECT offer_id, product, monthly_premium_cents, status, proposed_on, decided_on, \
         reason, version \
     FROM sales.offers WHERE customer_id = $1 \
     ORDER BY proposed_on DESC NULLS LAST, offer_id",
+        id,
     )
-    .bind(id)
-    .fetch_all(&mut *conn)
     .await?;
-    conn.release();
     conditional::personal(&headers, &List { items })
 }
 
@@ -170,17 +168,15 @@ async fn contracts(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    search::require_customer(&state, DEPARTMENT, id).await?;
-    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
-    let items: Vec<Contract> = sqlx::query_as(
+    let items: Vec<Contract> = search::customer_rows(
+        &state,
+        DEPARTMENT,
         "SELECT contract_id, offer_id, product, status, requested_on, signed_on, terminated_on, \
         version \
     FROM sales.contracts WHERE customer_id = $1 \
     ORDER BY requested_on DESC NULLS LAST, contract_id",
+        id,
     )
-    .bind(id)
-    .fetch_all(&mut *conn)
     .await?;
-    conn.release();
     conditional::personal(&headers, &List { items })
 }

@@ -323,6 +323,24 @@ where
     row.ok_or_else(|| customer_not_found(id))
 }
 
+/// A department's rows about one customer it knows (`sql` binds the id as `$1`), read
+/// with the department's reader role; 404 when the department has no such customer.
+pub async fn customer_rows<R>(
+    state: &AppState,
+    department: Department,
+    sql: &'static str,
+    id: Uuid,
+) -> Result<Vec<R>, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    require_customer(state, department, id).await?;
+    let mut conn = state.queries.readers.acquire(department).await?;
+    let rows: Vec<R> = sqlx::query_as(sql).bind(id).fetch_all(&mut *conn).await?;
+    conn.release();
+    Ok(rows)
+}
+
 /// The 404 of a customer the department does not know.
 pub fn customer_not_found(id: Uuid) -> ApiError {
     ApiError::NotFound {
