@@ -101,7 +101,8 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(db = ?settings.db, http = %settings.http_addr, "starting");
             let app = Application::build(&settings)
                 .await
-                .context("starting the platform")?;
+                .context("starting the platform")?
+                .with_router(lae_web::app);
             app.run_until_stopped(shutdown_signal())
                 .await
                 .context("serving HTTP")?;

@@ -93,7 +93,9 @@ pub async fn run(args: QueriesArgs) -> anyhow::Result<()> {
 }
 
 async fn run_in(args: &QueriesArgs, settings: &Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
+    let app = Application::build(settings)
+        .await?
+        .with_router(lae_web::app);
     let base = format!("http://{}", app.local_addr()?);
     let app_pool = app.state().pool.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -137,7 +137,8 @@ impl TestApp {
         settings.http_addr = "127.0.0.1:0".parse().expect("address");
         let app = Application::build(&settings)
             .await
-            .expect("application starts");
+            .expect("application starts")
+            .with_router(lae_web::app);
         let addr = app.local_addr().expect("bound address");
         let state = app.state().clone();
         let mut tokens = HashMap::new();

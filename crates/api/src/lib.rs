@@ -68,6 +68,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
+    /// Builds the HTTP application from the state: the API alone by default, the API
+    /// and the desks when the binary composes them ([`Application::with_router`]).
+    router: fn(AppState) -> axum::Router,
 }
 
 impl Application {
@@ -130,7 +133,16 @@ impl Application {
             listener,
             state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone()),
             settings: settings.clone(),
+            router: routes::app,
         })
+    }
+
+    /// Serves the application `router` builds (e.g. `lae_web::app`: the API and the
+    /// desks) instead of the API alone.
+    #[must_use]
+    pub fn with_router(mut self, router: fn(AppState) -> axum::Router) -> Self {
+        self.router = router;
+        self
     }
 
     /// The address actually bound (tests bind port 0).
@@ -197,7 +209,7 @@ impl Application {
         }
         tracing::info!(%addr, relay = self.settings.relay.is_some(), sealer = self.settings.sealer,
             projectors = self.settings.projectors.is_some(), "listening");
-        let served = axum::serve(self.listener, routes::app(self.state))
+        let served = axum::serve(self.listener, (self.router)(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);

@@ -124,6 +124,7 @@ impl ApiDoc {
     pub fn undocumented(&self) -> Vec<String> {
         RULES
             .iter()
+            .filter(|r| !r.is_page())
             .filter(|r| !self.operations.contains_key(&(r.method.clone(), r.path)))
             .map(|r| format!("{} {}", r.method, r.path))
             .collect()
@@ -133,7 +134,7 @@ impl ApiDoc {
     pub fn into_document(mut self) -> Value {
         let problem = self.generator.subschema_for::<ProblemSchema>();
         let mut paths = Map::new();
-        for rule in RULES {
+        for rule in RULES.iter().filter(|r| !r.is_page()) {
             let op = self
                 .operations
                 .remove(&(rule.method.clone(), rule.path))
@@ -341,13 +342,53 @@ pub fn document() -> &'static Value {
 
 /// A page that renders the document (the viewer's script comes from a CDN: the
 /// browser needs the internet for it; the document itself is at /openapi.json).
-pub const VIEWER: &str = r#"<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>API LAE — documentation</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><script id="api-reference" data-url="/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-<noscript>La documentation interactive demande JavaScript ; le document brut est sur <a href="/openapi.json">/openapi.json</a>.</noscript>
-</body></html>"#;
+/// The API's documentation as one server-rendered page (no script, nothing loaded
+/// from elsewhere): every operation of the rules table, who may call it, and where the
+/// full OpenAPI document is.
+pub fn viewer() -> &'static str {
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PAGE.get_or_init(|| {
+        let mut html = String::from(
+            "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">\
+             <title>API LAE — documentation</title>\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+             <body><main><h1>API de la plateforme LAE</h1>\
+             <p>Le document OpenAPI 3.1 complet (schémas des requêtes et des réponses) est sur \
+             <a href=\"/openapi.json\">/openapi.json</a>. Les erreurs suivent RFC 9457 \
+             (<code>application/problem+json</code>), en français.</p>\
+             <table><caption>Opérations</caption><thead><tr><th scope=\"col\">Méthode</th>\
+             <th scope=\"col\">Chemin</th><th scope=\"col\">Accès</th>\
+             <th scope=\"col\">Description</th></tr></thead><tbody>",
+        );
+        for rule in RULES.iter().filter(|r| !r.is_page()) {
+            let access = match rule.access {
+                Access::Public => "public".to_owned(),
+                Access::Authenticated => "tout utilisateur connecté".to_owned(),
+                Access::Roles(roles) => roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            html.push_str(&format!(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                rule.method,
+                escape(rule.path),
+                escape(&access),
+                escape(rule.summary)
+            ));
+        }
+        html.push_str("</tbody></table></main></body></html>");
+        html
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@
 
 pub mod password;
 pub mod rules;
+pub mod session;
 pub mod token;
 pub mod users;
 

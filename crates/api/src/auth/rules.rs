@@ -39,6 +39,15 @@ impl Access {
     }
 }
 
+/// What a route answers: JSON for programs, or an HTML page of a desk (`crates/web`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// JSON (`application/problem+json` on error); in the OpenAPI document.
+    Api,
+    /// An HTML page (refusals are French pages); not in the OpenAPI document.
+    Page,
+}
+
 /// One route and who may call it.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -46,8 +55,15 @@ pub struct Rule {
     /// The route as axum matches it (`{id}` for path parameters).
     pub path: &'static str,
     pub access: Access,
-    /// One line for the OpenAPI document.
+    /// One line for the OpenAPI document (or, for a page, what it is for).
     pub summary: &'static str,
+    pub surface: Surface,
+}
+
+impl Rule {
+    pub fn is_page(&self) -> bool {
+        self.surface == Surface::Page
+    }
 }
 
 const fn rule(method: Method, path: &'static str, access: Access, summary: &'static str) -> Rule {
@@ -56,6 +72,18 @@ const fn rule(method: Method, path: &'static str, access: Access, summary: &'sta
         path,
         access,
         summary,
+        surface: Surface::Api,
+    }
+}
+
+/// A desk page (served by `crates/web`, from the same read models and commands).
+const fn page(method: Method, path: &'static str, access: Access, summary: &'static str) -> Rule {
+    Rule {
+        method,
+        path,
+        access,
+        summary,
+        surface: Surface::Page,
     }
 }
 
@@ -330,6 +358,12 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::GET,
+        "/api/v1/customer-service/tickets",
+        CUSTOMER_SERVICE,
+        "The queue of open tickets, oldest first (?channel=, ?reason=, ?department=)",
+    ),
+    rule(
+        Method::GET,
         "/api/v1/legal/customers",
         LEGAL,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
@@ -406,6 +440,125 @@ pub static RULES: &[Rule] = &[
         MANAGEMENT,
         "Management indicators: counts and rates, no customer data",
     ),
+    // The desks (crates/web): HTML pages over the same read models and commands.
+    page(
+        Method::GET,
+        "/",
+        Public,
+        "Home: the login page signed out, the user's own desk signed in",
+    ),
+    page(Method::GET, "/login", Public, "Login page"),
+    page(
+        Method::POST,
+        "/login",
+        Public,
+        "Login form: sets the session cookie",
+    ),
+    page(
+        Method::POST,
+        "/logout",
+        Authenticated,
+        "Logout form: revokes the user's tokens",
+    ),
+    page(
+        Method::GET,
+        "/assets/{file}",
+        Public,
+        "Embedded CSS, scripts and icons",
+    ),
+    page(
+        Method::GET,
+        "/desk",
+        Authenticated,
+        "The desk of the user's role",
+    ),
+    page(
+        Method::GET,
+        "/desk/customer-service",
+        CUSTOMER_SERVICE,
+        "Call screen: one search box",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/search",
+        CUSTOMER_SERVICE,
+        "Search results (whole page, or the list alone for htmx)",
+    ),
+    page(
+        Method::GET,
+        "/desk/customer-service/customers/new",
+        CUSTOMER_SERVICE,
+        "Register a customer: the form",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/customers",
+        CUSTOMER_SERVICE,
+        "Register a customer",
+    ),
+    page(
+        Method::GET,
+        "/desk/customer-service/customers/{id}",
+        CUSTOMER_SERVICE,
+        "Customer card: contact details, log a call, tickets",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/customers/{id}/contact-details",
+        CUSTOMER_SERVICE,
+        "Change contact details",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/customers/{id}/tickets",
+        CUSTOMER_SERVICE,
+        "Log a call or a mail (and route or resolve it)",
+    ),
+    page(
+        Method::GET,
+        "/desk/customer-service/tickets",
+        CUSTOMER_SERVICE,
+        "The team's queue of open tickets",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/actions",
+        CUSTOMER_SERVICE,
+        "Record an action on a ticket",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/routing",
+        CUSTOMER_SERVICE,
+        "Route a ticket to a department",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/resolution",
+        CUSTOMER_SERVICE,
+        "Resolve a ticket",
+    ),
+    page(Method::GET, "/desk/legal", LEGAL, "Legal desk (part 2)"),
+    page(Method::GET, "/desk/sales", SALES, "Sales desk (part 2)"),
+    page(
+        Method::GET,
+        "/desk/billing",
+        BILLING,
+        "Billing desk (part 2)",
+    ),
+    page(
+        Method::GET,
+        "/desk/management",
+        MANAGEMENT,
+        "Management desk (KPI issue)",
+    ),
+    page(
+        Method::GET,
+        "/desk/admin",
+        ADMIN,
+        "User administration (part 2)",
+    ),
+    page(Method::GET, "/desk/audit", AUDITOR, "Auditors' desk"),
 ];
 
 /// The rule of a matched route, if it has one.
@@ -446,14 +599,16 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
     if rule.access == Access::Public {
         return next.run(req).await;
     }
-    let actor = match authenticate(&state, req.headers()).await {
-        Ok(actor) => actor,
+    let (actor, claims) = match authenticate_claims(&state, req.headers()).await {
+        Ok(found) => found,
         Err(problem) => return problem.into_response(),
     };
     if !rule.access.allows(actor.role) {
         return forbidden();
     }
     req.extensions_mut().insert(actor);
+    // The desks renew the session and bind their forms to it (crates/web).
+    req.extensions_mut().insert(claims);
     next.run(req).await
 }
 
@@ -466,6 +621,16 @@ pub async fn authenticate(
     state: &AppState,
     headers: &axum::http::HeaderMap,
 ) -> Result<Actor, ApiError> {
+    authenticate_claims(state, headers)
+        .await
+        .map(|(actor, _)| actor)
+}
+
+/// [`authenticate`], with the claims of the token.
+pub async fn authenticate_claims(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<(Actor, Claims), ApiError> {
     let token = bearer(headers).or_else(|| cookie(headers, SESSION_COOKIE));
     let Some(token) = token else {
         return Err(ApiError::Unauthenticated {
@@ -485,11 +650,14 @@ pub async fn authenticate(
             detail: "Jeton révoqué : reconnectez-vous.",
         });
     }
-    Ok(Actor {
-        user_id: claims.sub,
-        username: claims.name,
-        role: claims.role,
-    })
+    Ok((
+        Actor {
+            user_id: claims.sub,
+            username: claims.name.clone(),
+            role: claims.role,
+        },
+        claims,
+    ))
 }
 
 async fn standing(state: &AppState, claims: &Claims) -> Result<Standing, ApiError> {
@@ -532,7 +700,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -706,6 +874,10 @@ mod tests {
             ("/api/v1/legal/", Role::Legal),
             ("/api/v1/sales/", Role::Sales),
             ("/api/v1/billing/", Role::Billing),
+            ("/desk/customer-service", Role::CustomerService),
+            ("/desk/legal", Role::Legal),
+            ("/desk/sales", Role::Sales),
+            ("/desk/billing", Role::Billing),
         ] {
             for r in RULES.iter().filter(|r| r.path.starts_with(prefix)) {
                 assert!(

@@ -13,6 +13,9 @@ pub const AUDIENCE: &str = "lae-api";
 pub const ISSUER: &str = "lae";
 /// How long a token is valid.
 pub const TTL: Duration = Duration::from_secs(15 * 60);
+/// The longest a session lives through renewals: a working day. Past it the user
+/// logs in again, however active they were.
+pub const SESSION_MAX: Duration = Duration::from_secs(10 * 3600);
 
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +32,22 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// When the user logged in (Unix seconds): renewed tokens keep it, so that a
+    /// session never outlives [`SESSION_MAX`]. Tokens issued before this claim existed
+    /// count from their `iat`.
+    #[serde(default)]
+    pub auth_time: i64,
+}
+
+impl Claims {
+    /// When the session began.
+    pub fn session_start(&self) -> i64 {
+        if self.auth_time > 0 {
+            self.auth_time
+        } else {
+            self.iat
+        }
+    }
 }
 
 /// The signing key.
@@ -37,6 +56,8 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Keys the desks' anti-forgery tokens (derived from the secret, never the secret).
+    form_key: [u8; 32],
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -61,10 +82,18 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         validation.leeway = 5;
+        let form_key = {
+            use hmac::Mac;
+            let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(b"lae form token key v1");
+            mac.finalize().into_bytes().into()
+        };
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            form_key,
         })
     }
 
@@ -82,7 +111,38 @@ impl TokenKeys {
         role: Role,
         generation: i32,
     ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
+        self.issue_in_session(user_id, username, role, generation, Utc::now().timestamp())
+    }
+
+    /// A fresh token for the session of `claims` (sliding renewal), or `None` once
+    /// the session is older than [`SESSION_MAX`]: the user logs in again.
+    pub fn renew(&self, claims: &Claims) -> Option<(String, Claims)> {
+        let start = claims.session_start();
+        let age = Utc::now().timestamp() - start;
+        if age >= i64::try_from(SESSION_MAX.as_secs()).unwrap_or(36_000) {
+            return None;
+        }
+        self.issue_in_session(
+            claims.sub,
+            &claims.name,
+            claims.role,
+            claims.generation,
+            start,
+        )
+        .ok()
+    }
+
+    fn issue_in_session(
+        &self,
+        user_id: Uuid,
+        username: &str,
+        role: Role,
+        generation: i32,
+        auth_time: i64,
+    ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
+        // A renewed token never outlives its session.
+        let session_end = auth_time + i64::try_from(SESSION_MAX.as_secs()).unwrap_or(36_000);
         let claims = Claims {
             sub: user_id,
             name: username.to_owned(),
@@ -91,11 +151,41 @@ impl TokenKeys {
             aud: AUDIENCE.into(),
             iss: ISSUER.into(),
             iat: now,
-            exp: now + i64::try_from(TTL.as_secs()).unwrap_or(900),
+            exp: (now + i64::try_from(TTL.as_secs()).unwrap_or(900)).min(session_end),
             jti: Uuid::new_v4(),
+            auth_time,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, claims))
+    }
+
+    /// The anti-forgery token of a session's forms: a MAC of the user, their token
+    /// generation and the session start, so it survives renewals and dies with the
+    /// session (logout bumps the generation).
+    pub fn form_token(&self, claims: &Claims) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(claims.sub.as_bytes());
+        mac.update(&claims.generation.to_be_bytes());
+        mac.update(&claims.session_start().to_be_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `sent` is the form token of this session (compared in constant time).
+    pub fn form_token_matches(&self, claims: &Claims, sent: &str) -> bool {
+        use base64::Engine;
+        use hmac::Mac;
+        let Ok(sent) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sent) else {
+            return false;
+        };
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(claims.sub.as_bytes());
+        mac.update(&claims.generation.to_be_bytes());
+        mac.update(&claims.session_start().to_be_bytes());
+        mac.verify_slice(&sent).is_ok()
     }
 
     /// The claims of a valid token; `None` for anything expired, tampered, of another
@@ -173,10 +263,42 @@ mod tests {
             iat: 0,
             exp: Utc::now().timestamp() - 60,
             jti: Uuid::nil(),
+            auth_time: 0,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding)
             .expect("encode");
         assert!(k.verify(&token).is_none());
+    }
+
+    #[test]
+    fn a_renewed_token_keeps_its_session_start_and_a_session_ends_after_a_working_day() {
+        let k = keys();
+        let (_, claims) = k
+            .issue(Uuid::nil(), "alice", Role::Sales, 3)
+            .expect("issue");
+        let (token, renewed) = k.renew(&claims).expect("renewed");
+        assert_eq!(renewed.auth_time, claims.auth_time);
+        assert_eq!(renewed.generation, 3);
+        assert!(k.verify(&token).is_some());
+        let old = Claims {
+            auth_time: Utc::now().timestamp()
+                - i64::try_from(SESSION_MAX.as_secs()).expect("fits")
+                - 1,
+            ..claims.clone()
+        };
+        assert!(
+            k.renew(&old).is_none(),
+            "a session older than a working day is renewed"
+        );
+        let near_end = Claims {
+            auth_time: Utc::now().timestamp() - i64::try_from(SESSION_MAX.as_secs()).expect("fits")
+                + 60,
+            ..claims
+        };
+        let (_, last) = k.renew(&near_end).expect("renewed near the end");
+        assert!(
+            last.exp <= near_end.auth_time + i64::try_from(SESSION_MAX.as_secs()).expect("fits")
+        );
     }
 
     #[test]

@@ -7,9 +7,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::rules::SESSION_COOKIE;
 use crate::auth::token::TTL;
-use crate::auth::{Actor, Role, password, users};
+use crate::auth::{Actor, Role, session};
 use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
@@ -42,63 +41,13 @@ async fn login(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<Login>,
 ) -> Result<Response, ApiError> {
-    if body.password.len() > password::MAX_LENGTH * 4 {
-        return Err(ApiError::InvalidCredentials);
-    }
-    let found = users::find(&state.pool, &body.username)
-        .await
-        .map_err(ApiError::internal)?;
-    let now = chrono::Utc::now();
-    if let Some(locked_until) = found
-        .as_ref()
-        .and_then(|u| u.locked_until)
-        .filter(|t| *t > now)
-    {
-        let secs = (locked_until - now).num_seconds().max(1);
-        return Err(ApiError::Locked {
-            retry_after_secs: u64::try_from(secs).unwrap_or(1),
-        });
-    }
-    // An unknown user costs one verification too, against a decoy hash, so that
-    // response times do not reveal which usernames exist.
-    let stored = found
-        .as_ref()
-        .map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
-    let candidate = body.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &stored))
-        .await
-        .map_err(ApiError::internal)?;
-    let Some(user) = found else {
-        return Err(ApiError::InvalidCredentials);
-    };
-    if !matches {
-        users::record_failure(&state.pool, user.user_id).await?;
-        tracing::warn!(user = %user.username, "failed login");
-        return Err(ApiError::InvalidCredentials);
-    }
-    if user.disabled {
-        return Err(ApiError::InvalidCredentials);
-    }
-    users::record_success(&state.pool, user.user_id).await?;
-    let (token, _) = state
-        .auth
-        .keys
-        .issue(
-            user.user_id,
-            &user.username,
-            user.role.0,
-            user.token_generation,
-        )
-        .map_err(ApiError::internal)?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
-        TTL.as_secs()
-    );
+    let signed_in = session::sign_in(&state, &body.username, body.password).await?;
+    let cookie = session::session_cookie(&signed_in.token);
     let mut response = Json(LoggedIn {
-        access_token: token,
+        access_token: signed_in.token,
         token_type: "Bearer",
         expires_in: TTL.as_secs(),
-        role: user.role.0,
+        role: signed_in.role,
     })
     .into_response();
     response.headers_mut().insert(
@@ -113,12 +62,12 @@ async fn login(
 
 /// Revokes every token of the user (all their sessions) and clears the cookie.
 async fn logout(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
-    users::revoke_tokens(&state.pool, actor.user_id)
-        .await
-        .map_err(ApiError::internal)?;
-    state.auth.standing_cache.forget(actor.user_id);
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0");
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+    session::sign_out(&state, &actor).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session::cleared_session_cookie())],
+    )
+        .into_response())
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]

@@ -60,6 +60,45 @@ async fn register(
     ValidJson(body): ValidJson<Register>,
 ) -> Result<Response, ApiError> {
     let customer_id = body.id.unwrap_or_else(|| CustomerId::new(Uuid::new_v4()));
+    let registration = Registration {
+        customer_id,
+        last_name: body.last_name,
+        first_name: body.first_name,
+        email: body.email,
+        phone: body.phone,
+        availability: body.availability,
+    };
+    let (committed, customer_number) =
+        register_customer(&state, registration, &metadata(&actor, request)).await?;
+    let mut response = CommandAccepted::from(&committed);
+    response.customer_number = Some(customer_number.to_string());
+    Ok(created("customers", response))
+}
+
+/// A new customer's contact details, checked.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub customer_id: CustomerId,
+    pub last_name: PersonName,
+    pub first_name: PersonName,
+    pub email: Option<Email>,
+    pub phone: Option<PhoneNumber>,
+    pub availability: Availability,
+}
+
+/// Registers a customer under the next customer number: what `POST
+/// /api/v1/customers` and the customer service desk's registration form both do.
+pub async fn register_customer(
+    state: &AppState,
+    registration: Registration,
+    metadata: &lae_store::EventMetadata,
+) -> Result<
+    (
+        lae_store::Committed<lae_domain::customer::Customer>,
+        CustomerNumber,
+    ),
+    ApiError,
+> {
     let number: i64 = sqlx::query_scalar("SELECT nextval('customer_number_seq')")
         .fetch_one(&state.pool)
         .await?;
@@ -67,25 +106,19 @@ async fn register(
         .parse()
         .map_err(ApiError::internal)?;
     let command = CustomerCommand::RegisterCustomer {
-        customer_id,
+        customer_id: registration.customer_id,
         customer_number: customer_number.clone(),
-        last_name: body.last_name,
-        first_name: body.first_name,
-        email: body.email,
-        phone: body.phone,
-        availability: body.availability,
+        last_name: registration.last_name,
+        first_name: registration.first_name,
+        email: registration.email,
+        phone: registration.phone,
+        availability: registration.availability,
     };
     let committed = state
         .customers
-        .execute(
-            &customer_id.to_string(),
-            command,
-            &metadata(&actor, request),
-        )
+        .execute(&registration.customer_id.to_string(), command, metadata)
         .await?;
-    let mut response = CommandAccepted::from(&committed);
-    response.customer_number = Some(customer_number.to_string());
-    Ok(created("customers", response))
+    Ok((committed, customer_number))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

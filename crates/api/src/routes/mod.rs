@@ -5,16 +5,16 @@ mod admin;
 mod audit;
 mod auth;
 mod contracts;
-mod customers;
+pub mod customers;
 mod invoices;
 mod offers;
 pub mod queries;
 mod system;
-mod tickets;
+pub mod tickets;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{NaiveDate, Utc};
@@ -34,6 +34,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: API routes, system routes, layers.
 pub fn app(state: AppState) -> Router {
+    compose(state, Router::new())
+}
+
+/// The application with more routes (the desks of `crates/web`) under the same rules
+/// table, authorization middleware, fallbacks, security headers and request ids.
+pub fn compose(state: AppState, pages: Router<AppState>) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(admin::router())
@@ -47,6 +53,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(system::router())
+        .merge(pages)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::rules::authorize,
@@ -54,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -66,6 +74,33 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The policy of an answer that set none itself (JSON, text): nothing may load, nothing
+/// may frame it. Pages set their own, as strict.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers every answer carries: no MIME sniffing, no referrer, and a
+/// Content-Security-Policy unless the handler set its own.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+    }
+    response
 }
 
 /// Describes every route for the OpenAPI document.

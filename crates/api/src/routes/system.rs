@@ -34,9 +34,9 @@ async fn openapi() -> Json<&'static Value> {
     Json(crate::openapi::document())
 }
 
-/// An interactive viewer of the document.
+/// The document as a page, rendered here (nothing loaded from elsewhere).
 async fn docs() -> Html<&'static str> {
-    Html(crate::openapi::VIEWER)
+    Html(crate::openapi::viewer())
 }
 
 /// Prometheus metrics of the relay and the projectors (no personal data).

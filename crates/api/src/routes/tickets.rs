@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// The operator is the calling user unless the body names another (a supervisor
 /// logging a colleague's call).
-fn operator(named: Option<OperatorName>, actor: &Actor) -> Result<OperatorName, ApiError> {
+pub fn operator(named: Option<OperatorName>, actor: &Actor) -> Result<OperatorName, ApiError> {
     match named {
         Some(operator) => Ok(operator),
         None => actor.username.parse().map_err(|_| {
@@ -57,9 +57,6 @@ async fn open(
     request: RequestId,
     ValidJson(body): ValidJson<Open>,
 ) -> Result<Response, ApiError> {
-    if let Some(customer_id) = &body.customer_id {
-        require_customer(&state, customer_id, "customer_id").await?;
-    }
     let ticket_id = body.id.unwrap_or_else(|| TicketId::new(Uuid::new_v4()));
     let command = TicketCommand::OpenTicket {
         channel: body.channel,
@@ -68,11 +65,29 @@ async fn open(
         operator: operator(body.operator, &actor)?,
         customer_id: body.customer_id,
     };
-    let committed = state
-        .tickets
-        .execute(&ticket_id.to_string(), command, &metadata(&actor, request))
-        .await?;
+    let committed = open_ticket(&state, ticket_id, command, &metadata(&actor, request)).await?;
     Ok(created("tickets", CommandAccepted::from(&committed)))
+}
+
+/// Opens a ticket (`command` is an `OpenTicket`) after checking that the customer it
+/// names exists (422 on `customer_id` otherwise): the JSON API and the desk alike.
+pub async fn open_ticket(
+    state: &AppState,
+    ticket_id: TicketId,
+    command: TicketCommand,
+    metadata: &lae_store::EventMetadata,
+) -> Result<lae_store::Committed<lae_domain::ticket::Ticket>, ApiError> {
+    if let TicketCommand::OpenTicket {
+        customer_id: Some(customer_id),
+        ..
+    } = &command
+    {
+        require_customer(state, customer_id, "customer_id").await?;
+    }
+    Ok(state
+        .tickets
+        .execute(&ticket_id.to_string(), command, metadata)
+        .await?)
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

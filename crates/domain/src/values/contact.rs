@@ -17,6 +17,9 @@ pub enum PersonNameError {
     /// The name holds a control character.
     #[error("le nom contient un caractère de contrôle")]
     ControlCharacter,
+    /// The name holds `<` or `>`: markup, never part of a name.
+    #[error("le nom ne peut pas contenir les caractères < ou >")]
+    Markup,
 }
 
 /// A last or first name, as the person writes it.
@@ -41,6 +44,9 @@ impl PersonName {
         let trimmed = s.trim();
         if trimmed.chars().any(char::is_control) {
             return Err(PersonNameError::ControlCharacter);
+        }
+        if trimmed.contains(['<', '>']) {
+            return Err(PersonNameError::Markup);
         }
         let collapsed = trimmed.split_whitespace().collect::<Vec<_>>().join(" ");
         match collapsed.chars().count() {
@@ -318,6 +324,8 @@ mod tests {
             (&long, Err(E::TooLong), "101 characters"),
             ("Le\tGoff", Err(E::ControlCharacter), "inner tabulation"),
             ("Hé\u{0}lène", Err(E::ControlCharacter), "NUL byte"),
+            ("<script>alert(1)</script>", Err(E::Markup), "markup"),
+            ("Dupont >", Err(E::Markup), "a lone angle bracket"),
         ];
         for (input, expected, why) in cases {
             let got = PersonName::parse(input);

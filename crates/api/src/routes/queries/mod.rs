@@ -17,12 +17,12 @@
 
 mod billing;
 mod conditional;
-mod customer_service;
+pub mod customer_service;
 mod legal;
 mod management;
 mod params;
 mod sales;
-mod search;
+pub mod search;
 
 use axum::Router;
 use lae_audit::AccessEntry;

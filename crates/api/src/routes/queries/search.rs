@@ -2,8 +2,8 @@
 //! e-mail, phone or customer number over its own contact cards, in a stable order,
 //! a page at a time.
 //!
-//! The order is (last name, first name, customer id), lower-cased and byte-wise, the
-//! expressions of the `customers_search_order` index (migration 0006): a name prefix is
+//! The order is (last name, first name, customer id), folded (no accents, no capitals) and byte-wise, the
+//! expressions of the `customers_search_order` index (migration 0008): a name prefix is
 //! one range of that index and the next page starts after the last row's key, so deep
 //! pages cost what the first one does and a row changed between two pages is neither
 //! repeated nor skipped by the rows that did not change.
@@ -182,12 +182,25 @@ struct Row {
     sort_first: String,
 }
 
-/// The order key, as indexed by `customers_search_order`.
-const SORT_LAST: &str = r#"lower(coalesce(c.last_name, '')) COLLATE "C""#;
-const SORT_FIRST: &str = r#"lower(coalesce(c.first_name, '')) COLLATE "C""#;
+/// The order key, as indexed by `customers_search_order` (migration 0008): names
+/// folded by `lae_fold` (no accents, no capitals), compared byte-wise.
+const SORT_LAST: &str = r#"public.lae_fold(coalesce(c.last_name, '')) COLLATE "C""#;
+const SORT_FIRST: &str = r#"public.lae_fold(coalesce(c.first_name, '')) COLLATE "C""#;
 /// The last character of Unicode: `prefix || chr(1114111)` bounds every text that
 /// starts with `prefix`, byte-wise.
 const PREFIX_END: &str = "chr(1114111)";
+
+impl SearchParams {
+    /// What a search box sends: free text, a page size, the cursor of the previous page.
+    pub fn free_text(q: &str, limit: u32, cursor: Option<String>) -> Self {
+        Self {
+            q: Some(q.to_owned()),
+            limit: Some(limit),
+            cursor,
+            ..Self::default()
+        }
+    }
+}
 
 /// `GET /api/v1/{department}/customers`: a page of the department's customers.
 pub async fn list(
@@ -197,7 +210,18 @@ pub async fn list(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let p: SearchParams = params::parse(query)?;
-    let criteria = Criteria::from_params(&p)?;
+    let page = page(state, department, &p).await?;
+    conditional::personal(headers, &page)
+}
+
+/// A page of the department's customers matching `p`, read with its reader role: what
+/// the JSON list answers and the desks' search shows.
+pub async fn page(
+    state: &AppState,
+    department: Department,
+    p: &SearchParams,
+) -> Result<CustomerPage, ApiError> {
+    let criteria = Criteria::from_params(p)?;
     let limit = params::limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     // A cursor belongs to one department's list under one set of criteria.
     let scope =
@@ -230,11 +254,10 @@ pub async fn list(
     } else {
         None
     };
-    let page = CustomerPage {
+    Ok(CustomerPage {
         items: rows.into_iter().map(|r| r.card).collect(),
         next_cursor,
-    };
-    conditional::personal(headers, &page)
+    })
 }
 
 fn invalid_cursor() -> ApiError {
@@ -294,11 +317,11 @@ fn search_sql<'a>(
     sql
 }
 
-/// `column` starts with `prefix`, in any case: a range of the index.
+/// `column` starts with `prefix`, whatever its accents and case: a range of the index.
 fn push_prefix(sql: &mut QueryBuilder<'_, Postgres>, column: &str, prefix: &str) {
-    sql.push(format!(" AND {column} >= lower("))
+    sql.push(format!(" AND {column} >= public.lae_fold("))
         .push_bind(prefix.to_owned())
-        .push(format!(") AND {column} < lower("))
+        .push(format!(") AND {column} < public.lae_fold("))
         .push_bind(prefix.to_owned())
         .push(format!(") || {PREFIX_END}"));
 }
