@@ -98,6 +98,22 @@ async fn eventually(app: &TestApp, path: &str, role: &str, done: impl Fn(&Value)
     }
 }
 
+/// The names of these tests, folded as `public.lae_fold` (migration 0008) folds them.
+fn fold(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn customers_are_found_by_each_criterion() {
     let app = TestApp::spawn("qsearch").await;
@@ -207,9 +223,10 @@ async fn pages_keep_a_stable_order_with_no_row_twice_or_missing() {
         }
         for item in page["items"].as_array().expect("items") {
             seen.push(Uuid::parse_str(item["id"].as_str().expect("id")).expect("uuid"));
+            // The order is on names folded as lae_fold does (no accents, no capitals).
             keys.push((
-                item["last_name"].as_str().expect("last").to_lowercase(),
-                item["first_name"].as_str().expect("first").to_lowercase(),
+                fold(item["last_name"].as_str().expect("last")),
+                fold(item["first_name"].as_str().expect("first")),
                 item["id"].as_str().expect("id").to_owned(),
             ));
         }

@@ -132,6 +132,20 @@ async fn run_in(args: &QueriesArgs, settings: &Settings) -> anyhow::Result<()> {
             "rep {rep}: HTTP customer view      {:>8.0} req/s p50 {:.2} ms  p99 {:.2} ms  errors {}",
             p.per_second, p.p50_ms, p.p99_ms, p.errors
         );
+        // The customer service desk's card page: the same read, rendered as HTML (with
+        // the ticket history and the reasons list), through the same load generator.
+        let card = lookups_at(
+            &client,
+            &base,
+            "/desk/customer-service/customers/",
+            &token,
+            args,
+        )
+        .await?;
+        println!(
+            "rep {rep}: desk customer card page {:>8.0} req/s p50 {:.2} ms  p99 {:.2} ms  errors {} (target p99 <= 50 ms)",
+            card.per_second, card.p50_ms, card.p99_ms, card.errors
+        );
         baseline.push(b);
         platform.push(p);
     }
@@ -227,17 +241,29 @@ async fn http_lookups(
     token: &str,
     args: &QueriesArgs,
 ) -> anyhow::Result<Measurement> {
+    lookups_at(
+        client,
+        base,
+        "/api/v1/customer-service/customers/",
+        token,
+        args,
+    )
+    .await
+}
+
+/// The same load on `prefix` + a seeded customer id (the JSON view, or the desk's card).
+async fn lookups_at(
+    client: &reqwest::Client,
+    base: &str,
+    prefix: &str,
+    token: &str,
+    args: &QueriesArgs,
+) -> anyhow::Result<Measurement> {
     // URLs are parsed before the clock starts: the load generator shares the machine's
     // cores with the server and PostgreSQL.
     let urls: Arc<Vec<reqwest::Url>> = Arc::new(
         (1..=args.customers)
-            .map(|n| {
-                format!(
-                    "{base}/api/v1/customer-service/customers/{}",
-                    customer_id(n)
-                )
-                .parse()
-            })
+            .map(|n| format!("{base}{prefix}{}", customer_id(n)).parse())
             .collect::<Result<_, _>>()?,
     );
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
