@@ -39,6 +39,29 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; \
      base-uri 'none'; frame-ancestors 'none'";
 
+/// The headers of every page, refusals included: the pages' policy, no referrer
+/// beyond this site (same-origin posts keep a real `Origin`: with `no-referrer` a
+/// browser sends `Origin: null`, which the forms' origin check refuses), no MIME
+/// sniffing, and no caching of personal data unless the answer says otherwise.
+pub fn page_headers(headers: &mut axum::http::HeaderMap) {
+    use axum::http::{HeaderValue, header};
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
 /// The API and the desks, as `lae serve` runs them.
 pub fn app(state: AppState) -> Router {
     lae_api::routes::compose(state.clone(), desks::router(state))

@@ -88,20 +88,7 @@ pub async fn as_pages(req: Request, next: Next) -> Response {
         )
             .into_response()
     });
-    let headers = page.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::PAGE_CSP),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    crate::page_headers(page.headers_mut());
     page
 }
 

@@ -95,19 +95,7 @@ pub async fn page_layer(State(state): State<AppState>, req: Request, next: Next)
     let renewal = renewal(&state, req.headers(), req.extensions().get::<Claims>());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(crate::PAGE_CSP),
-    );
-    // No referrer leaves the site; same-origin posts keep a real `Origin` (with
-    // `no-referrer` a browser sends `Origin: null`, which [`same_origin`] refuses).
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    crate::page_headers(headers);
     // A page that set its own session cookie (login, logout) keeps it.
     if let Some(cookie) = renewal
         && !headers.contains_key(header::SET_COOKIE)

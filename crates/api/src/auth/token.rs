@@ -165,12 +165,8 @@ impl TokenKeys {
     pub fn form_token(&self, claims: &Claims) -> String {
         use base64::Engine;
         use hmac::Mac;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(claims.sub.as_bytes());
-        mac.update(&claims.generation.to_be_bytes());
-        mac.update(&claims.session_start().to_be_bytes());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.form_mac(claims).finalize().into_bytes())
     }
 
     /// Whether `sent` is the form token of this session (compared in constant time).
@@ -180,12 +176,18 @@ impl TokenKeys {
         let Ok(sent) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sent) else {
             return false;
         };
+        self.form_mac(claims).verify_slice(&sent).is_ok()
+    }
+
+    /// The MAC of a session's form token, before it is finalised.
+    fn form_mac(&self, claims: &Claims) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
         let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.form_key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(claims.sub.as_bytes());
         mac.update(&claims.generation.to_be_bytes());
         mac.update(&claims.session_start().to_be_bytes());
-        mac.verify_slice(&sent).is_ok()
+        mac
     }
 
     /// The claims of a valid token; `None` for anything expired, tampered, of another

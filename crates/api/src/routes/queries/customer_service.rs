@@ -243,31 +243,11 @@ async fn queue(
 pub async fn open_tickets(state: &AppState, p: &QueueParams) -> Result<QueuePage, ApiError> {
     let filter = QueueFilter {
         channel: params::text("channel", p.channel.as_deref())?
-            .map(|c| {
-                c.parse::<lae_domain::Channel>()
-                    .map(|c| c.as_str().to_owned())
-                    .map_err(|e| {
-                        ApiError::bad_parameter(
-                            "invalid_parameter",
-                            "channel",
-                            format!("Paramètre « channel » invalide : {e}."),
-                        )
-                    })
-            })
+            .map(|c| search::parsed("channel", c.parse::<lae_domain::Channel>()))
             .transpose()?,
         reason: params::text("reason", p.reason.as_deref())?,
         department: params::text("department", p.department.as_deref())?
-            .map(|d| {
-                d.parse::<lae_domain::Department>()
-                    .map(|d| d.as_str().to_owned())
-                    .map_err(|e| {
-                        ApiError::bad_parameter(
-                            "invalid_parameter",
-                            "department",
-                            format!("Paramètre « department » invalide : {e}."),
-                        )
-                    })
-            })
+            .map(|d| search::parsed("department", d.parse::<lae_domain::Department>()))
             .transpose()?,
     };
     let limit = params::limit(p.limit, search::DEFAULT_LIMIT, search::MAX_LIMIT)?;

@@ -149,7 +149,8 @@ impl Criteria {
     }
 }
 
-fn parsed<T: ToString, E: std::fmt::Display>(
+/// A parameter parsed by the domain, normalised as it stores it; 400 naming it otherwise.
+pub(super) fn parsed<T: ToString, E: std::fmt::Display>(
     field: &'static str,
     value: Result<T, E>,
 ) -> Result<String, ApiError> {
