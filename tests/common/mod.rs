@@ -1,6 +1,8 @@
 //! Shared test harness: each test gets its own database and its own running app.
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::time::Duration;
 
 use std::collections::HashMap;

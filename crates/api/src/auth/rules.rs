@@ -538,25 +538,27 @@ pub static RULES: &[Rule] = &[
         CUSTOMER_SERVICE,
         "Resolve a ticket",
     ),
-    page(Method::GET, "/desk/legal", LEGAL, "Legal desk (part 2)"),
-    page(Method::GET, "/desk/sales", SALES, "Sales desk (part 2)"),
-    page(
-        Method::GET,
-        "/desk/billing",
-        BILLING,
-        "Billing desk (part 2)",
-    ),
+    // The legal desk (crates/web/src/desks/legal.rs).
+    page(Method::GET, "/desk/legal", LEGAL, "Legal desk"),
+    // End of the legal desk.
+    //
+    // The sales desk (crates/web/src/desks/sales.rs).
+    page(Method::GET, "/desk/sales", SALES, "Sales desk"),
+    // End of the sales desk.
+    //
+    // The billing desk (crates/web/src/desks/billing.rs).
+    page(Method::GET, "/desk/billing", BILLING, "Billing desk"),
+    // End of the billing desk.
+    //
+    // User administration (crates/web/src/desks/admin.rs).
+    page(Method::GET, "/desk/admin", ADMIN, "User administration"),
+    // End of user administration.
+    //
     page(
         Method::GET,
         "/desk/management",
         MANAGEMENT,
         "Management desk (KPI issue)",
-    ),
-    page(
-        Method::GET,
-        "/desk/admin",
-        ADMIN,
-        "User administration (part 2)",
     ),
     page(Method::GET, "/desk/audit", AUDITOR, "Auditors' desk"),
 ];

@@ -1,8 +1,12 @@
 //! The desks: the routes of every page, the layout they share, the login and the
 //! landing of each role.
 
+pub mod admin;
+pub mod billing;
 pub mod customer_service;
 mod home;
+pub mod legal;
+pub mod sales;
 
 pub use home::login_required;
 
@@ -25,13 +29,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/logout", post(home::logout))
         .route("/assets/{file}", get(crate::assets::serve))
         .route("/desk", get(home::desk))
-        .route("/desk/legal", get(home::soon))
-        .route("/desk/sales", get(home::soon))
-        .route("/desk/billing", get(home::soon))
         .route("/desk/management", get(home::soon))
-        .route("/desk/admin", get(home::soon))
         .route("/desk/audit", get(home::soon))
         .merge(customer_service::router())
+        .merge(legal::router())
+        .merge(sales::router())
+        .merge(billing::router())
+        .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::session::page_layer,
@@ -105,7 +109,11 @@ fn nav_of(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/desk/customer-service/tickets", "Tickets ouverts"),
             ("/desk/customer-service/customers/new", "Nouveau client"),
         ],
-        _ => &[],
+        Role::Legal => legal::NAV,
+        Role::Sales => sales::NAV,
+        Role::Billing => billing::NAV,
+        Role::Admin => admin::NAV,
+        Role::Management | Role::Auditor => &[],
     }
 }
 
