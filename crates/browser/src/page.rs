@@ -337,6 +337,33 @@ impl Page {
         Ok(())
     }
 
+    /// Sets the files of the `<input type="file">` matching `css`, as if the user had
+    /// chosen them (`DOM.setFileInputFiles`); `change` and `input` fire.
+    pub async fn set_input_files(&self, css: &str, files: &[&Path]) -> Result<(), BrowserError> {
+        self.wait_for(css).await?;
+        let document = self.call("DOM.getDocument", json!({ "depth": 0 })).await?;
+        let root = document["root"]["nodeId"].clone();
+        let found = self
+            .call(
+                "DOM.querySelector",
+                json!({ "nodeId": root, "selector": css }),
+            )
+            .await?;
+        let node = found["nodeId"].as_i64().filter(|id| *id > 0).ok_or_else(|| {
+            BrowserError::Unexpected {
+                method: "DOM.querySelector".to_owned(),
+                detail: format!("no element for {css:?}"),
+            }
+        })?;
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({ "nodeId": node, "files": files }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Focuses the element matching `css`.
     pub async fn focus(&self, css: &str) -> Result<(), BrowserError> {
         self.on_element(css, "el.focus(); return true;").await?;

@@ -33,6 +33,11 @@ impl Fields {
         Some(self.get(name).trim()).filter(|v| !v.is_empty())
     }
 
+    /// Sets `name` (a value read from another kind of body, a multipart form's).
+    pub fn insert(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), value.to_owned());
+    }
+
     /// Parses the form body (limits checked).
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
         if body.len() > MAX_BODY {

@@ -47,10 +47,14 @@ impl PageUser {
 
     /// Refuses a form post that does not carry this session's token.
     pub fn check_form(&self, state: &AppState, form: &Fields) -> Result<(), ApiError> {
+        self.check_token(state, form.get("_csrf"))
+    }
+
+    /// The same for a form token read from another kind of body (a multipart upload).
+    pub fn check_token(&self, state: &AppState, sent: &str) -> Result<(), ApiError> {
         if !self.via_cookie {
             return Ok(());
         }
-        let sent = form.get("_csrf");
         if state.auth.keys.form_token_matches(&self.claims, sent) {
             Ok(())
         } else {

@@ -388,6 +388,18 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::GET,
+        "/api/v1/legal/contracts/requested",
+        LEGAL,
+        "Contracts requested and not yet signed, across customers, oldest first, a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/contracts/{id}",
+        LEGAL,
+        "A contract with its customer's contact card",
+    ),
+    rule(
+        Method::GET,
         "/api/v1/sales/customers",
         SALES,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
@@ -539,11 +551,96 @@ pub static RULES: &[Rule] = &[
         "Resolve a ticket",
     ),
     // The legal desk (crates/web/src/desks/legal.rs).
-    page(Method::GET, "/desk/legal", LEGAL, "Legal desk"),
+    page(
+        Method::GET,
+        "/desk/legal",
+        LEGAL,
+        "Legal desk: contracts to sign, oldest first, and the customer search",
+    ),
+    page(Method::POST, "/desk/legal/search", LEGAL, "Customer search"),
+    page(
+        Method::GET,
+        "/desk/legal/customers/{id}",
+        LEGAL,
+        "A customer's contracts and health declaration",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/customers/{id}/health-declaration",
+        LEGAL,
+        "Record a health declaration",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/customers/{id}/health-declaration/consultation",
+        LEGAL,
+        "Read the health declaration for a purpose (access-logged)",
+    ),
+    page(
+        Method::GET,
+        "/desk/legal/contracts/{id}",
+        LEGAL,
+        "A contract: its offer, customer, status and document",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/contracts/{id}/signature",
+        LEGAL,
+        "Sign a contract with its signed PDF (multipart)",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/contracts/{id}/termination",
+        LEGAL,
+        "Terminate a contract with a reason",
+    ),
+    page(
+        Method::GET,
+        "/desk/legal/contracts/{id}/document",
+        LEGAL,
+        "The signed PDF of a contract (?download=1 to save it)",
+    ),
     // End of the legal desk.
     //
     // The sales desk (crates/web/src/desks/sales.rs).
-    page(Method::GET, "/desk/sales", SALES, "Sales desk"),
+    page(Method::GET, "/desk/sales", SALES, "Sales desk: the customer search"),
+    page(Method::POST, "/desk/sales/search", SALES, "Customer search"),
+    page(
+        Method::GET,
+        "/desk/sales/customers/{id}",
+        SALES,
+        "A customer's profile, offers, contracts and unpaid flag",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/customers/{id}/profile",
+        SALES,
+        "Set the sales profile",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/customers/{id}/offers",
+        SALES,
+        "Propose an offer",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/offers/{id}/acceptance",
+        SALES,
+        "Record the acceptance (requests the contract from legal)",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/offers/{id}/decline",
+        SALES,
+        "Record that the customer declined",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/offers/{id}/withdrawal",
+        SALES,
+        "Withdraw the offer",
+    ),
     // End of the sales desk.
     //
     // The billing desk (crates/web/src/desks/billing.rs).

@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use chrono::NaiveDate;
-use lae_domain::contract::{ContractCommand, SignedDocument};
+use lae_domain::contract::{Contract, ContractCommand, SignedDocument};
 use lae_domain::{
     Cents, ContractId, ContractReference, CustomerId, DocumentName, ProductName, Reason,
     Sha256Digest,
 };
-use lae_store::documents;
+use lae_store::{Committed, EventMetadata, documents};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -115,6 +115,39 @@ async fn sign(
                 "Le document doit être encodé en base64.",
             )
         })?;
+    let signature = Signature {
+        reference: body.reference,
+        signed_on: body.signed_on.unwrap_or_else(today),
+        name: body.document.name,
+        media_type: body.document.media_type,
+        content,
+    };
+    let meta = metadata(&caller.actor, caller.request);
+    let committed = sign_contract(&state, id, signature, &meta, caller.if_match.0).await?;
+    Ok(super::accepted(CommandAccepted::from(&committed)))
+}
+
+/// A signature as legal records it: the contract's reference, the date, and the
+/// signed document itself.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub reference: ContractReference,
+    pub signed_on: NaiveDate,
+    pub name: DocumentName,
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// Stores the signed document, then signs the contract with its digest (at
+/// `expected` version, if given): the JSON route and the legal desk share it.
+pub async fn sign_contract(
+    state: &AppState,
+    id: ContractId,
+    signature: Signature,
+    meta: &EventMetadata,
+    expected: Option<usize>,
+) -> Result<Committed<Contract>, ApiError> {
+    let content = signature.content;
     if content.is_empty() || content.len() > MAX_DOCUMENT_BYTES {
         return Err(ApiError::invalid(
             "invalid_document_size",
@@ -125,7 +158,7 @@ async fn sign(
             ),
         ));
     }
-    let media_type = body.document.media_type;
+    let media_type = signature.media_type;
     if media_type.parse::<mime::Mime>().is_err() || media_type.len() > 100 {
         return Err(ApiError::invalid(
             "invalid_media_type",
@@ -138,15 +171,18 @@ async fn sign(
     let digest = documents::put(&state.pool, &content, &media_type).await?;
     let sha256: Sha256Digest = digest.parse().map_err(ApiError::internal)?;
     let command = ContractCommand::SignContract {
-        reference: body.reference,
-        signed_on: body.signed_on.unwrap_or_else(today),
+        reference: signature.reference,
+        signed_on: signature.signed_on,
         document: SignedDocument {
             sha256,
-            name: body.document.name,
+            name: signature.name,
             size_bytes: content.len() as u64,
         },
     };
-    execute(&state.contracts, id, command, caller).await
+    Ok(state
+        .contracts
+        .execute_expecting(&id.to_string(), command, meta, expected)
+        .await?)
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -4,10 +4,10 @@
 mod admin;
 mod audit;
 mod auth;
-mod contracts;
+pub mod contracts;
 pub mod customers;
 mod invoices;
-mod offers;
+pub mod offers;
 pub mod queries;
 mod system;
 pub mod tickets;

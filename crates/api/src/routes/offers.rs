@@ -7,9 +7,9 @@ use axum::response::Response;
 use axum::routing::post;
 use chrono::NaiveDate;
 use lae_domain::contract::ContractError;
-use lae_domain::offer::{OfferCommand, contract_request_for};
-use lae_domain::{Cents, CustomerId, OfferId, ProductName, Reason};
-use lae_store::{CommandError, EventMetadata, Source, event_id};
+use lae_domain::offer::{Offer, OfferCommand, contract_request_for};
+use lae_domain::{Cents, ContractId, CustomerId, OfferId, ProductName, Reason};
+use lae_store::{CommandError, Committed, EventMetadata, Source, event_id};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -76,20 +76,36 @@ async fn accept(
     ValidJson(body): ValidJson<Accept>,
 ) -> Result<Response, ApiError> {
     let meta = metadata(&caller.actor, caller.request);
-    let command = OfferCommand::AcceptOffer {
-        accepted_on: body.accepted_on.unwrap_or_else(today),
-    };
+    let accepted_on = body.accepted_on.unwrap_or_else(today);
+    let (committed, contract_id) =
+        accept_offer(&state, id, accepted_on, &meta, caller.if_match.0).await?;
+    let mut response = CommandAccepted::from(&committed);
+    response.contract_id = contract_id.map(|c| c.to_string());
+    Ok(accepted(response))
+}
+
+/// Accepts the offer (at `expected` version, if given) and, by the offer → contract
+/// policy, requests the contract from legal: the JSON route and the sales desk share
+/// it. Returns the offer's commit and the contract requested.
+pub async fn accept_offer(
+    state: &AppState,
+    id: OfferId,
+    accepted_on: NaiveDate,
+    meta: &EventMetadata,
+    expected: Option<usize>,
+) -> Result<(Committed<Offer>, Option<ContractId>), ApiError> {
+    let command = OfferCommand::AcceptOffer { accepted_on };
     let committed = state
         .offers
-        .execute_expecting(&id.to_string(), command, &meta, caller.if_match.0)
+        .execute_expecting(&id.to_string(), command, meta, expected)
         .await?;
-    let mut response = CommandAccepted::from(&committed);
+    let mut contract = None;
     for envelope in &committed.events {
-        if let Some(contract_id) = request_contract(&state, id, envelope, &meta).await? {
-            response.contract_id = Some(contract_id);
+        if let Some(contract_id) = request_contract(state, id, envelope, meta).await? {
+            contract = Some(contract_id);
         }
     }
-    Ok(accepted(response))
+    Ok((committed, contract))
 }
 
 /// Applies the offer → contract policy to one committed offer event.
@@ -99,14 +115,14 @@ async fn accept(
 async fn request_contract(
     state: &AppState,
     offer_id: OfferId,
-    envelope: &cqrs_es::EventEnvelope<lae_domain::offer::Offer>,
+    envelope: &cqrs_es::EventEnvelope<Offer>,
     meta: &EventMetadata,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<ContractId>, ApiError> {
     let Some((contract_id, command)) = contract_request_for(offer_id, &envelope.payload) else {
         return Ok(None);
     };
     let cause = event_id(
-        <lae_domain::offer::Offer as cqrs_es::Aggregate>::TYPE,
+        <Offer as cqrs_es::Aggregate>::TYPE,
         &envelope.aggregate_id,
         envelope.sequence,
     );
@@ -117,7 +133,7 @@ async fn request_contract(
         .await
     {
         Ok(_) | Err(CommandError::Rejected(ContractError::AlreadyRequested)) => {
-            Ok(Some(contract_id.to_string()))
+            Ok(Some(contract_id))
         }
         Err(e) => Err(e.into()),
     }

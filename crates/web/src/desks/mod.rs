@@ -6,6 +6,7 @@ pub mod billing;
 pub mod customer_service;
 mod home;
 pub mod legal;
+mod lookup;
 pub mod sales;
 
 pub use home::login_required;

@@ -4,7 +4,7 @@
 //! | department       | routes                                                           |
 //! | ---------------- | ---------------------------------------------------------------- |
 //! | customer service | customers (search), a customer, their tickets                    |
-//! | legal            | customers, a customer, their contracts, their health declaration |
+//! | legal            | customers, a customer, their contracts, their health declaration, the queue of requested contracts, a contract |
 //! | sales            | customers, a customer (profile), their offers, their contracts   |
 //! | billing          | customers, a customer (mandate), their invoices, their mandate   |
 //! | management       | the indicators                                                   |
@@ -18,10 +18,10 @@
 mod billing;
 mod conditional;
 pub mod customer_service;
-mod legal;
+pub mod legal;
 mod management;
 mod params;
-mod sales;
+pub mod sales;
 pub mod search;
 
 use axum::Router;

@@ -1,6 +1,6 @@
 //! Sales' queries, as `lae_sales_reader`: customers, a customer's contact card with
 //! their sales profile and whether they have unpaid invoices, their offers and the
-//! status of their contracts.
+//! status of their contracts. The sales desk's pages call the same `pub` functions.
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
@@ -48,23 +48,23 @@ async fn customers(
 /// A customer as sales sees them.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "SalesCustomer")]
-struct CustomerView {
-    customer: ContactCard,
+pub struct CustomerView {
+    pub customer: ContactCard,
     /// `null` until a profile is set.
-    profile: Option<Profile>,
+    pub profile: Option<Profile>,
     /// Whether an invoice of the customer is neither paid nor cancelled (sales sees
     /// no invoice number or amount).
-    has_unpaid_invoices: bool,
+    pub has_unpaid_invoices: bool,
 }
 
 /// The sales profile.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "SalesCustomerProfile")]
-struct Profile {
-    age_band: Option<String>,
-    profession: Option<String>,
-    sex: Option<String>,
-    version: i64,
+pub struct Profile {
+    pub age_band: Option<String>,
+    pub profession: Option<String>,
+    pub sex: Option<String>,
+    pub version: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,8 +95,13 @@ async fn customer(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    let row: CustomerRow = search::customer_row(&state, DEPARTMENT, CUSTOMER_SQL, id).await?;
-    let view = CustomerView {
+    conditional::personal(&headers, &customer_view(&state, id).await?)
+}
+
+/// A customer as sales sees them (404 when sales' read model does not hold them).
+pub async fn customer_view(state: &AppState, id: Uuid) -> Result<CustomerView, ApiError> {
+    let row: CustomerRow = search::customer_row(state, DEPARTMENT, CUSTOMER_SQL, id).await?;
+    Ok(CustomerView {
         customer: row.card,
         profile: row.profile_version.map(|version| Profile {
             age_band: row.age_band,
@@ -105,24 +110,23 @@ async fn customer(
             version,
         }),
         has_unpaid_invoices: row.has_unpaid_invoices,
-    };
-    conditional::personal(&headers, &view)
+    })
 }
 
 /// An offer made to the customer (newest first).
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "SalesOffer")]
-struct Offer {
+pub struct Offer {
     #[sqlx(rename = "offer_id")]
-    id: Uuid,
-    product: Option<String>,
-    monthly_premium_cents: Option<i64>,
+    pub id: Uuid,
+    pub product: Option<String>,
+    pub monthly_premium_cents: Option<i64>,
     /// `proposed`, `accepted`, `declined` or `withdrawn`.
-    status: Option<String>,
-    proposed_on: Option<NaiveDate>,
-    decided_on: Option<NaiveDate>,
-    reason: Option<String>,
-    version: i64,
+    pub status: Option<String>,
+    pub proposed_on: Option<NaiveDate>,
+    pub decided_on: Option<NaiveDate>,
+    pub reason: Option<String>,
+    pub version: i64,
 }
 
 async fn offers(
@@ -132,8 +136,14 @@ async fn offers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    let items: Vec<Offer> = search::customer_rows(
-        &state,
+    let items = customer_offers(&state, id).await?;
+    conditional::personal(&headers, &List { items })
+}
+
+/// A customer's offers, newest first.
+pub async fn customer_offers(state: &AppState, id: Uuid) -> Result<Vec<Offer>, ApiError> {
+    search::customer_rows(
+        state,
         DEPARTMENT,
         "SELECT offer_id, product, monthly_premium_cents, status, proposed_on, decided_on, \
         reason, version \
@@ -141,24 +151,23 @@ async fn offers(
     ORDER BY proposed_on DESC NULLS LAST, offer_id",
         id,
     )
-    .await?;
-    conditional::personal(&headers, &List { items })
+    .await
 }
 
 /// A contract's status as sales sees it (newest first).
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "SalesContract")]
-struct Contract {
+pub struct Contract {
     #[sqlx(rename = "contract_id")]
-    id: Uuid,
-    offer_id: Option<Uuid>,
-    product: Option<String>,
+    pub id: Uuid,
+    pub offer_id: Option<Uuid>,
+    pub product: Option<String>,
     /// `requested`, `signed` or `terminated`.
-    status: Option<String>,
-    requested_on: Option<NaiveDate>,
-    signed_on: Option<NaiveDate>,
-    terminated_on: Option<NaiveDate>,
-    version: i64,
+    pub status: Option<String>,
+    pub requested_on: Option<NaiveDate>,
+    pub signed_on: Option<NaiveDate>,
+    pub terminated_on: Option<NaiveDate>,
+    pub version: i64,
 }
 
 async fn contracts(
@@ -168,8 +177,14 @@ async fn contracts(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    let items: Vec<Contract> = search::customer_rows(
-        &state,
+    let items = customer_contracts(&state, id).await?;
+    conditional::personal(&headers, &List { items })
+}
+
+/// The status of a customer's contracts, newest request first.
+pub async fn customer_contracts(state: &AppState, id: Uuid) -> Result<Vec<Contract>, ApiError> {
+    search::customer_rows(
+        state,
         DEPARTMENT,
         "SELECT contract_id, offer_id, product, status, requested_on, signed_on, terminated_on, \
         version \
@@ -177,6 +192,5 @@ async fn contracts(
     ORDER BY requested_on DESC NULLS LAST, contract_id",
         id,
     )
-    .await?;
-    conditional::personal(&headers, &List { items })
+    .await
 }
