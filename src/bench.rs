@@ -4,6 +4,7 @@
 //! Each run creates a database of its own and drops it at the end. Repetitions
 //! interleave the baseline and the platform (protocol in `shared/notes/perf-baselines.md`).
 
+mod lists;
 mod queries;
 
 use std::process::Stdio;
@@ -34,6 +35,9 @@ pub enum Target {
     /// A department query over HTTP (customer service's customer view at random ids,
     /// authentication included) against pgbench running the same SQL lookup, same run.
     Queries(queries::QueriesArgs),
+    /// Billing's cross-customer lists (unpaid, rejected, to invoice) at 100,000
+    /// customers, first and later pages, API and desk pages, against p99 <= 50 ms.
+    Lists(lists::ListsArgs),
     /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
     Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
@@ -74,6 +78,7 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Commands(args) => commands(args).await,
         Target::Queries(args) => queries::run(args).await,
+        Target::Lists(args) => lists::run(args).await,
         Target::Relay => {
             let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
             println!("{report}");

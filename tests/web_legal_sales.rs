@@ -110,7 +110,11 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     );
     let message = page.text("#premium-erreur").await.expect("message");
     assert!(!message.is_empty(), "a French message beside the premium");
-    assert_eq!(app.event_count().await, events_before, "a refused offer wrote events");
+    assert_eq!(
+        app.event_count().await,
+        events_before,
+        "a refused offer wrote events"
+    );
     accessible(&page, "refused offer").await;
     shoot(&page, "22-commercial-offre-refusee").await;
 
@@ -189,7 +193,10 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     assert_eq!(status, 422);
     let message = page.text("#document-erreur").await.expect("message");
     assert!(message.contains("n'est pas un PDF"), "{message}");
-    assert_eq!(page.value("#reference").await.expect("kept"), "CT-2026-0042");
+    assert_eq!(
+        page.value("#reference").await.expect("kept"),
+        "CT-2026-0042"
+    );
     accessible(&page, "refused signature").await;
     shoot(&page, "12-juridique-pdf-refuse").await;
 
@@ -367,9 +374,7 @@ async fn each_role_is_refused_the_other_desks() {
     // A legal page under another desk's session is refused too, and a sales form post.
     let (client, cookie) = cookie_session(&app, "sales").await;
     let refused = client
-        .get(app.url(
-            "/desk/legal/contracts/00000000-0000-0000-0000-000000000000",
-        ))
+        .get(app.url("/desk/legal/contracts/00000000-0000-0000-0000-000000000000"))
         .header("cookie", &cookie)
         .send()
         .await

@@ -266,11 +266,23 @@ async fn lookups_at(
             .map(|n| format!("{base}{prefix}{}", customer_id(n)).parse())
             .collect::<Result<_, _>>()?,
     );
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    load_urls(client, urls, token, args.clients, args.seconds).await
+}
+
+/// `clients` concurrent loops of GET at random among `urls` for `seconds`, with the
+/// bearer `token`: rate, latencies of the 200s, and the count of anything else.
+pub(super) async fn load_urls(
+    client: &reqwest::Client,
+    urls: Arc<Vec<reqwest::Url>>,
+    token: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Measurement> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for task in 0..args.clients {
+    for task in 0..clients {
         let client = client.clone();
         let authorization = format!("Bearer {token}");
         let urls = Arc::clone(&urls);
@@ -507,14 +519,14 @@ async fn pgbench_in(
 }
 
 /// A tiny generator of random indexes, free of locks and allocation.
-struct XorShift(u64);
+pub(super) struct XorShift(u64);
 
 impl XorShift {
-    fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Self(0x9E37_79B9_7F4A_7C15 ^ (seed.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9)))
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;

@@ -218,6 +218,11 @@ impl TestApp {
         (status, json)
     }
 
+    pub async fn get(&self, path: &str, department: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, department, &Value::Null)
+            .await
+    }
+
     pub async fn post(&self, path: &str, department: &str, body: Value) -> (u16, Value) {
         self.send(reqwest::Method::POST, path, department, &body)
             .await

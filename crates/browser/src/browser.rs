@@ -38,6 +38,8 @@ const FLAGS: &[&str] = &[
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
     "--mute-audio",
+    // As on an agent's machine at LAE: French interface, so date inputs read JJ/MM/AAAA.
+    "--lang=fr-FR",
     // Several pages (one window each) run at once in tests: none may be throttled.
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",

@@ -349,12 +349,13 @@ impl Page {
                 json!({ "nodeId": root, "selector": css }),
             )
             .await?;
-        let node = found["nodeId"].as_i64().filter(|id| *id > 0).ok_or_else(|| {
-            BrowserError::Unexpected {
+        let node = found["nodeId"]
+            .as_i64()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| BrowserError::Unexpected {
                 method: "DOM.querySelector".to_owned(),
                 detail: format!("no element for {css:?}"),
-            }
-        })?;
+            })?;
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         self.call(
             "DOM.setFileInputFiles",

@@ -73,7 +73,7 @@ impl Department {
             Self::CustomerService => &["Customer", "Ticket"],
             Self::Legal => &["Customer", "Contract"],
             Self::Sales => &["Customer", "Offer", "Contract", "Invoice"],
-            Self::Billing => &["Customer", "Invoice"],
+            Self::Billing => &["Customer", "Invoice", "Contract"],
             Self::Management => &["Contract", "Customer", "Invoice", "Offer", "Ticket"],
         }
     }

@@ -125,7 +125,11 @@ mod tests {
         let config = ProjectorConfig::default();
         assert_eq!(
             filters(&config, Department::Billing, "2.10.4"),
-            ["lae.events.Customer.>", "lae.events.Invoice.>"]
+            [
+                "lae.events.Customer.>",
+                "lae.events.Invoice.>",
+                "lae.events.Contract.>"
+            ]
         );
         assert_eq!(
             filters(&config, Department::Billing, "2.9.10"),

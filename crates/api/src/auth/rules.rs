@@ -448,6 +448,30 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::GET,
+        "/api/v1/billing/customers/{id}/contracts",
+        BILLING,
+        "A customer's contracts as billing invoices them (premium, status, first invoice)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/invoices/unpaid",
+        BILLING,
+        "Unpaid invoices across customers, sortable (due_on, amount), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/invoices/rejected",
+        BILLING,
+        "Rejected payments across customers, sortable (rejected_on, amount), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/contracts/uninvoiced",
+        BILLING,
+        "Signed contracts never invoiced, sortable (signed_on, premium), a page at a time",
+    ),
+    rule(
+        Method::GET,
         "/api/v1/management/kpis",
         MANAGEMENT,
         "Management indicators: counts and rates, no customer data",
@@ -603,7 +627,12 @@ pub static RULES: &[Rule] = &[
     // End of the legal desk.
     //
     // The sales desk (crates/web/src/desks/sales.rs).
-    page(Method::GET, "/desk/sales", SALES, "Sales desk: the customer search"),
+    page(
+        Method::GET,
+        "/desk/sales",
+        SALES,
+        "Sales desk: the customer search",
+    ),
     page(Method::POST, "/desk/sales/search", SALES, "Customer search"),
     page(
         Method::GET,
@@ -644,7 +673,90 @@ pub static RULES: &[Rule] = &[
     // End of the sales desk.
     //
     // The billing desk (crates/web/src/desks/billing.rs).
-    page(Method::GET, "/desk/billing", BILLING, "Billing desk"),
+    page(
+        Method::GET,
+        "/desk/billing",
+        BILLING,
+        "Billing desk: the customer search",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/search",
+        BILLING,
+        "Customer search",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/iban-check",
+        BILLING,
+        "Check an IBAN as it is typed (nothing stored)",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/unpaid",
+        BILLING,
+        "Unpaid invoices, all customers",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/rejected",
+        BILLING,
+        "Rejected payments, all customers",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/uninvoiced",
+        BILLING,
+        "Signed contracts never invoiced",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/customers/{id}",
+        BILLING,
+        "A customer's mandate (masked), contracts and invoices",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/customers/{id}/mandate",
+        BILLING,
+        "Sign a mandate, or amend the active one",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/customers/{id}/mandate/revocation",
+        BILLING,
+        "Revoke the mandate",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/customers/{id}/mandate/consultation",
+        BILLING,
+        "Show the IBAN in full for a purpose (access-logged)",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/customers/{id}/invoices",
+        BILLING,
+        "Issue an invoice",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoices/{id}/payment",
+        BILLING,
+        "Record a payment",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoices/{id}/payment-rejection",
+        BILLING,
+        "Record the rejection of a payment",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoices/{id}/cancellation",
+        BILLING,
+        "Cancel an invoice",
+    ),
     // End of the billing desk.
     //
     // User administration (crates/web/src/desks/admin.rs).

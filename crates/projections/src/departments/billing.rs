@@ -1,7 +1,9 @@
 //! Billing: contact details, the direct-debit mandate (IBAN in full: masking is the
-//! API's job) and its history, invoices and their history.
+//! API's job) and its history, invoices and their history, and the contracts it
+//! invoices (product, premium, status and dates: nothing of legal's documents).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use lae_domain::contract::ContractEvent;
 use lae_domain::customer::CustomerEvent;
 use lae_domain::invoice::InvoiceEvent;
 use sqlx::PgConnection;
@@ -78,6 +80,23 @@ history! {
     }
 }
 
+table! {
+    /// A row of `billing.contracts`.
+    ContractRow in "contracts" key contract_id {
+        contract_id: Uuid => "uuid",
+        customer_id: Option<Uuid> => "uuid",
+        product: Option<String> => "text",
+        monthly_premium_cents: Option<i64> => "bigint",
+        status: Option<String> => "text",
+        requested_on: Option<NaiveDate> => "date",
+        signed_on: Option<NaiveDate> => "date",
+        terminated_on: Option<NaiveDate> => "date",
+        first_invoiced_on: Option<NaiveDate> => "date",
+        version: i64 => "bigint",
+        updated_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
 /// Whether billing needs this event's payload.
 pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
     contact::uses(aggregate_type, event_type)
@@ -87,6 +106,7 @@ pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
                 "MandateSigned" | "MandateAmended" | "MandateRevoked"
             ))
         || aggregate_type == "Invoice"
+        || aggregate_type == "Contract"
 }
 
 fn is_mandate_event(event: &Event) -> bool {
@@ -117,6 +137,13 @@ pub(crate) async fn write(
         .filter(|d| matches!(d.event, Event::Invoice(_)))
         .map(|d| d.id);
     let mut invoices = Touched::<InvoiceRow>::load(conn, schema, invoice_keys).await?;
+    // A contract's own events, and the invoices issued for it (its "invoiced" mark).
+    let contract_keys = events.iter().filter_map(|d| match &d.event {
+        Event::Contract(_) => Some(d.id),
+        Event::Invoice(event) => invoiced_contract(event).map(|(contract, _)| contract),
+        _ => None,
+    });
+    let mut contracts = Touched::<ContractRow>::load(conn, schema, contract_keys).await?;
     let mut mandate_history = Vec::new();
     let mut invoice_history = Vec::new();
     for d in events {
@@ -131,20 +158,26 @@ pub(crate) async fn write(
             Event::Invoice(event) => {
                 invoices.update(d.id, |row| apply_invoice(row, d, event));
                 invoice_history.push(invoice_history_row(d, event));
+                if let Some((contract, issued_on)) = invoiced_contract(event) {
+                    contracts.update(contract, |row| mark_invoiced(row, contract, d, issued_on));
+                }
             }
+            Event::Contract(event) => contracts.update(d.id, |row| apply_contract(row, d, event)),
             _ => {}
         }
     }
     customers.store(conn, schema).await?;
     mandates.store(conn, schema).await?;
     invoices.store(conn, schema).await?;
+    contracts.store(conn, schema).await?;
     MandateHistoryRow::insert(conn, schema, &mandate_history).await?;
     InvoiceHistoryRow::insert(conn, schema, &invoice_history).await
 }
 
 /// Purges an erased customer: the contact card, the mandate and its history (IBANs,
 /// mandate references, revocation reasons) go; invoices and their history stay
-/// (numbers, amounts, dates, statuses), as accounting law requires.
+/// (numbers, amounts, dates, statuses), as accounting law requires, and so do the
+/// contracts (product, premium, dates: nothing that names the person).
 pub(crate) async fn erase(
     conn: &mut PgConnection,
     schema: &str,
@@ -202,6 +235,83 @@ fn apply_mandate(row: Option<MandateRow>, d: &Decoded<'_>, event: &CustomerEvent
     };
     row.version = d.envelope.sequence;
     row.updated_at = d.envelope.recorded_at;
+    row
+}
+
+fn empty_contract(contract_id: Uuid, recorded_at: DateTime<Utc>) -> ContractRow {
+    ContractRow {
+        contract_id,
+        customer_id: None,
+        product: None,
+        monthly_premium_cents: None,
+        status: None,
+        requested_on: None,
+        signed_on: None,
+        terminated_on: None,
+        first_invoiced_on: None,
+        version: 0,
+        updated_at: recorded_at,
+    }
+}
+
+/// The contract an issued invoice is for, and its issue date.
+fn invoiced_contract(event: &InvoiceEvent) -> Option<(Uuid, NaiveDate)> {
+    match event {
+        InvoiceEvent::InvoiceIssued {
+            contract_id: Some(contract),
+            issued_on,
+            ..
+        } => Some((*contract.as_uuid(), *issued_on)),
+        _ => None,
+    }
+}
+
+/// Marks the contract invoiced: the earliest issue date wins, whatever the order the
+/// invoices arrive in, so a rebuild gives the same row. The contract's version (its
+/// own sequence) is left alone.
+fn mark_invoiced(
+    row: Option<ContractRow>,
+    contract: Uuid,
+    d: &Decoded<'_>,
+    issued_on: NaiveDate,
+) -> ContractRow {
+    let mut row = row.unwrap_or_else(|| empty_contract(contract, d.envelope.recorded_at));
+    row.first_invoiced_on = Some(
+        row.first_invoiced_on
+            .map_or(issued_on, |on| on.min(issued_on)),
+    );
+    row.updated_at = row.updated_at.max(d.envelope.recorded_at);
+    row
+}
+
+fn apply_contract(row: Option<ContractRow>, d: &Decoded<'_>, event: &ContractEvent) -> ContractRow {
+    let mut row = row.unwrap_or_else(|| empty_contract(d.id, d.envelope.recorded_at));
+    match event {
+        ContractEvent::ContractRequested {
+            customer_id,
+            product,
+            monthly_premium,
+            requested_on,
+            ..
+        } => {
+            row.customer_id = Some(*customer_id.as_uuid());
+            row.product = Some(product.as_str().to_owned());
+            row.monthly_premium_cents = Some(monthly_premium.value());
+            row.status = Some("requested".to_owned());
+            row.requested_on = Some(*requested_on);
+        }
+        ContractEvent::ContractSigned { signed_on, .. } => {
+            row.status = Some("signed".to_owned());
+            row.signed_on = Some(*signed_on);
+        }
+        ContractEvent::ContractTerminated { terminated_on, .. } => {
+            row.status = Some("terminated".to_owned());
+            row.terminated_on = Some(*terminated_on);
+        }
+    }
+    row.version = d.envelope.sequence;
+    // The latest of its own events and the invoices that marked it, in any order.
+    row.updated_at = row.updated_at.max(d.envelope.recorded_at);
     row
 }
 

@@ -129,8 +129,7 @@ async fn home_page(
         limit: Some(QUEUE_PAGE),
         cursor,
     };
-    let (items, next_cursor, queue_error) = match reads::requested_contracts(state, &params).await
-    {
+    let (items, next_cursor, queue_error) = match reads::requested_contracts(state, &params).await {
         Ok(page) => (page.items, page.next_cursor, None),
         Err(ApiError::BadParameter { detail, .. }) => (Vec::new(), None, Some(detail)),
         Err(other) => return Err(other),
@@ -570,8 +569,10 @@ async fn read_health(
         Err(ApiError::NotFound {
             code: "health_declaration_not_found",
             ..
-        }) => refused("Aucune déclaration de santé n'est enregistrée pour ce client.".to_owned())
-            .await,
+        }) => {
+            refused("Aucune déclaration de santé n'est enregistrée pour ce client.".to_owned())
+                .await
+        }
         Err(ApiError::BadParameter { detail, .. }) => refused(detail).await,
         Err(other) => Err(other),
     }

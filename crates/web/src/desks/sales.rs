@@ -416,7 +416,11 @@ async fn set_profile(
                     committed.version,
                 )
                 .await;
-            Ok(see_other(&lookup::after(&customer_url(id), "profile", shown)))
+            Ok(see_other(&lookup::after(
+                &customer_url(id),
+                "profile",
+                shown,
+            )))
         }
         Err(e) => match FieldErrors::from_refusal(&e, "profession") {
             Some(errors) => refused(errors, typed).await,
@@ -510,9 +514,11 @@ async fn propose(
             )))
         }
         // The same form sent twice: the offer exists, as asked.
-        Err(CommandError::Rejected(OfferError::AlreadyProposed)) => Ok(see_other(
-            &lookup::after(&customer_url(customer), "proposed", true),
-        )),
+        Err(CommandError::Rejected(OfferError::AlreadyProposed)) => Ok(see_other(&lookup::after(
+            &customer_url(customer),
+            "proposed",
+            true,
+        ))),
         Err(e) => {
             let e = ApiError::from(e);
             match FieldErrors::from_refusal(&e, "product") {
@@ -564,7 +570,11 @@ async fn after_offer(
         Ok(version) => {
             let shown =
                 await_version(state, DEPARTMENT, OFFER_VERSION, *offer.as_uuid(), version).await;
-            Ok(see_other(&lookup::after(&customer_url(customer), ok, shown)))
+            Ok(see_other(&lookup::after(
+                &customer_url(customer),
+                ok,
+                shown,
+            )))
         }
         Err(e) => match FieldErrors::from_refusal(&e, "offer") {
             Some(errors) => {

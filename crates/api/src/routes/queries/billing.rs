@@ -1,6 +1,6 @@
 //! Billing's queries, as `lae_billing_reader`: customers, a customer's contact card with
-//! their mandate, their invoices with what happened on them, and the mandate with its
-//! history.
+//! their mandate, their invoices with what happened on them, their contracts, the
+//! mandate with its history, and three cross-customer lists (see [`lists`]).
 //!
 //! IBANs are masked (`FR76 **** **** **** **** ***0 189`: country, check digits and
 //! the last four characters) unless the caller asks `reveal=iban` and states a
@@ -28,6 +28,14 @@ use crate::problem::ApiError;
 use crate::routes::PathId;
 use crate::state::AppState;
 
+pub use lists::{
+    ContractPage, InvoicePage, List as BillingList, ListParams, ListedContract, ListedInvoice,
+    Order, Page, contract_page, invoice_page, list_page,
+};
+use lists::{rejected, uninvoiced, unpaid};
+
+mod lists;
+
 const DEPARTMENT: Department = Department::Billing;
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/billing/customers/{id}", get(customer))
         .route("/billing/customers/{id}/invoices", get(invoices))
         .route("/billing/customers/{id}/mandate", get(mandate))
+        .route("/billing/customers/{id}/contracts", get(contracts))
+        .route("/billing/invoices/unpaid", get(unpaid))
+        .route("/billing/invoices/rejected", get(rejected))
+        .route("/billing/contracts/uninvoiced", get(uninvoiced))
 }
 
 pub(super) fn describe(doc: &mut ApiDoc) {
@@ -44,6 +56,10 @@ pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<NoParams, List<Invoice>>("/api/v1/billing/customers/{id}/invoices", true);
     // Masked answers carry an ETag; revealed ones do not (see `conditional`).
     doc.read::<MandateParams, MandateWithHistory>("/api/v1/billing/customers/{id}/mandate", true);
+    doc.read::<NoParams, List<Contract>>("/api/v1/billing/customers/{id}/contracts", true);
+    doc.read::<ListParams, InvoicePage>("/api/v1/billing/invoices/unpaid", true);
+    doc.read::<ListParams, InvoicePage>("/api/v1/billing/invoices/rejected", true);
+    doc.read::<ListParams, ContractPage>("/api/v1/billing/contracts/uninvoiced", true);
 }
 
 async fn customers(
@@ -76,20 +92,20 @@ pub fn mask_iban(iban: &str) -> String {
 /// The mandate, its IBAN masked or in full.
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "BillingMandate")]
-struct Mandate {
+pub struct Mandate {
     /// `active` or `revoked`.
-    status: Option<String>,
+    pub status: Option<String>,
     /// Masked unless revealed (`FR76 **** **** **** **** ***0 189`).
-    iban: Option<String>,
+    pub iban: Option<String>,
     /// Whether `iban` (and the history's IBANs) are shown in full.
     #[sqlx(default)]
-    iban_revealed: bool,
-    mandate_reference: Option<String>,
-    signed_on: Option<NaiveDate>,
-    amended_on: Option<NaiveDate>,
-    revoked_on: Option<NaiveDate>,
-    revocation_reason: Option<String>,
-    version: i64,
+    pub iban_revealed: bool,
+    pub mandate_reference: Option<String>,
+    pub signed_on: Option<NaiveDate>,
+    pub amended_on: Option<NaiveDate>,
+    pub revoked_on: Option<NaiveDate>,
+    pub revocation_reason: Option<String>,
+    pub version: i64,
 }
 
 impl Mandate {
@@ -103,10 +119,10 @@ impl Mandate {
 /// A customer as billing sees them.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "BillingCustomer")]
-struct CustomerView {
-    customer: ContactCard,
+pub struct CustomerView {
+    pub customer: ContactCard,
     /// `null` until a mandate is signed; its IBAN masked.
-    mandate: Option<Mandate>,
+    pub mandate: Option<Mandate>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -139,7 +155,12 @@ async fn customer(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    let row: CustomerRow = search::customer_row(&state, DEPARTMENT, CUSTOMER_SQL, id).await?;
+    conditional::personal(&headers, &customer_view(&state, id).await?)
+}
+
+/// The customer's contact card and mandate (IBAN masked), as billing sees them.
+pub async fn customer_view(state: &AppState, id: Uuid) -> Result<CustomerView, ApiError> {
+    let row: CustomerRow = search::customer_row(state, DEPARTMENT, CUSTOMER_SQL, id).await?;
     let mandate = row.mandate_version.map(|version| {
         Mandate {
             status: row.mandate_status,
@@ -154,50 +175,49 @@ async fn customer(
         }
         .mask()
     });
-    let view = CustomerView {
+    Ok(CustomerView {
         customer: row.card,
         mandate,
-    };
-    conditional::personal(&headers, &view)
+    })
 }
 
 /// An invoice with what happened on it (newest first).
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "BillingInvoice")]
-struct Invoice {
+pub struct Invoice {
     #[sqlx(rename = "invoice_id")]
-    id: Uuid,
-    contract_id: Option<Uuid>,
-    number: Option<String>,
-    amount_cents: Option<i64>,
-    issued_on: Option<NaiveDate>,
-    due_on: Option<NaiveDate>,
+    pub id: Uuid,
+    pub contract_id: Option<Uuid>,
+    pub number: Option<String>,
+    pub amount_cents: Option<i64>,
+    pub issued_on: Option<NaiveDate>,
+    pub due_on: Option<NaiveDate>,
     /// `issued`, `paid`, `payment_rejected` or `cancelled`.
-    status: Option<String>,
-    paid_on: Option<NaiveDate>,
-    paid_amount_cents: Option<i64>,
-    rejected_on: Option<NaiveDate>,
-    rejection_reason: Option<String>,
-    cancelled_on: Option<NaiveDate>,
-    cancellation_reason: Option<String>,
-    version: i64,
+    pub status: Option<String>,
+    pub paid_on: Option<NaiveDate>,
+    pub paid_amount_cents: Option<i64>,
+    pub rejected_on: Option<NaiveDate>,
+    pub rejection_reason: Option<String>,
+    pub cancelled_on: Option<NaiveDate>,
+    pub cancellation_reason: Option<String>,
+    pub version: i64,
     #[sqlx(skip)]
-    history: Vec<InvoiceStep>,
+    pub history: Vec<InvoiceStep>,
 }
 
 /// One thing that happened on an invoice.
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "BillingInvoiceStep")]
-struct InvoiceStep {
+pub struct InvoiceStep {
     #[serde(skip)]
-    invoice_id: Uuid,
-    sequence: i64,
+    pub invoice_id: Uuid,
+    pub sequence: i64,
     /// `issued`, `paid`, `payment_rejected` or `cancelled`.
-    kind: String,
-    on_date: NaiveDate,
-    amount_cents: Option<i64>,
-    reason: Option<String>,
-    recorded_at: DateTime<Utc>,
+    pub kind: String,
+    pub on_date: NaiveDate,
+    pub amount_cents: Option<i64>,
+    pub reason: Option<String>,
+    pub recorded_at: DateTime<Utc>,
 }
 
 async fn invoices(
@@ -207,7 +227,13 @@ async fn invoices(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let NoParams {} = params::parse(query.as_deref())?;
-    search::require_customer(&state, DEPARTMENT, id).await?;
+    let items = customer_invoices(&state, id).await?;
+    conditional::personal(&headers, &List { items })
+}
+
+/// The customer's invoices, newest first, each with its history (oldest step first).
+pub async fn customer_invoices(state: &AppState, id: Uuid) -> Result<Vec<Invoice>, ApiError> {
+    search::require_customer(state, DEPARTMENT, id).await?;
     let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
     let mut items: Vec<Invoice> = sqlx::query_as(
         "SELECT invoice_id, contract_id, number, amount_cents, issued_on, due_on, status, \
@@ -234,7 +260,53 @@ async fn invoices(
             invoice.history.push(step);
         }
     }
+    Ok(items)
+}
+
+/// A contract as billing sees it: what to invoice, and whether it has been.
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+#[schemars(rename = "BillingContract")]
+pub struct Contract {
+    #[sqlx(rename = "contract_id")]
+    pub id: Uuid,
+    pub product: Option<String>,
+    pub monthly_premium_cents: Option<i64>,
+    /// `requested`, `signed` or `terminated`.
+    pub status: Option<String>,
+    pub requested_on: Option<NaiveDate>,
+    pub signed_on: Option<NaiveDate>,
+    pub terminated_on: Option<NaiveDate>,
+    /// The first invoice's issue date; `null` while the contract has never been invoiced.
+    pub first_invoiced_on: Option<NaiveDate>,
+    pub version: i64,
+}
+
+async fn contracts(
+    State(state): State<AppState>,
+    PathId(id): PathId<Uuid>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let NoParams {} = params::parse(query.as_deref())?;
+    let items = customer_contracts(&state, id).await?;
     conditional::personal(&headers, &List { items })
+}
+
+/// The customer's contracts, as billing sees them (newest request first).
+pub async fn customer_contracts(state: &AppState, id: Uuid) -> Result<Vec<Contract>, ApiError> {
+    search::require_customer(state, DEPARTMENT, id).await?;
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let items = sqlx::query_as(
+        "SELECT contract_id, product, monthly_premium_cents, status, requested_on, signed_on, \
+                terminated_on, first_invoiced_on, version \
+           FROM billing.contracts WHERE customer_id = $1 \
+          ORDER BY requested_on DESC NULLS LAST, contract_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    conn.release();
+    Ok(items)
 }
 
 /// What to reveal.
@@ -259,28 +331,28 @@ struct MandateParams {
 /// The mandate and what happened to it.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "BillingMandateWithHistory")]
-struct MandateWithHistory {
+pub struct MandateWithHistory {
     #[serde(flatten)]
-    mandate: Mandate,
-    history: Vec<MandateStep>,
+    pub mandate: Mandate,
+    pub history: Vec<MandateStep>,
 }
 
 /// A signature, amendment or revocation of the mandate (oldest first).
 #[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
 #[schemars(rename = "BillingMandateStep")]
-struct MandateStep {
-    sequence: i64,
+pub struct MandateStep {
+    pub sequence: i64,
     /// `signed`, `amended` or `revoked`.
-    kind: String,
+    pub kind: String,
     /// Masked unless revealed.
-    iban: Option<String>,
-    mandate_reference: Option<String>,
+    pub iban: Option<String>,
+    pub mandate_reference: Option<String>,
     /// Masked unless revealed.
-    previous_iban: Option<String>,
-    previous_mandate_reference: Option<String>,
-    effective_on: NaiveDate,
-    reason: Option<String>,
-    recorded_at: DateTime<Utc>,
+    pub previous_iban: Option<String>,
+    pub previous_mandate_reference: Option<String>,
+    pub effective_on: NaiveDate,
+    pub reason: Option<String>,
+    pub recorded_at: DateTime<Utc>,
 }
 
 async fn mandate(
@@ -293,11 +365,40 @@ async fn mandate(
 ) -> Result<Response, ApiError> {
     let p: MandateParams = params::parse(query.as_deref())?;
     let reveal = p.reveal == Some(Reveal::Iban);
-    // Checked before anything is read: a reveal without a purpose reads nothing.
-    let purpose = if reveal {
-        Some(params::purpose(p.purpose.as_deref())?)
+    if !reveal {
+        params::text("purpose", p.purpose.as_deref())?;
+    }
+    let purpose = p.purpose.as_deref().filter(|_| reveal);
+    let Some(view) = mandate_view(&state, &actor, request, id, reveal, purpose).await? else {
+        return Err(ApiError::NotFound {
+            code: "mandate_not_found",
+            detail: "Aucun mandat de prélèvement pour ce client.".into(),
+        });
+    };
+    if view.mandate.iban_revealed {
+        conditional::logged(&view)
     } else {
-        params::text("purpose", p.purpose.as_deref())?
+        conditional::personal(&headers, &view)
+    }
+}
+
+/// The customer's mandate and its history, `None` when none was ever signed (404 when
+/// the customer is unknown). IBANs are masked unless `reveal`: then `purpose` is
+/// required (at most 200 characters) and the read is written to the access log before
+/// anything is returned; a reveal without a purpose reads nothing.
+pub async fn mandate_view(
+    state: &AppState,
+    actor: &Actor,
+    request: RequestId,
+    id: Uuid,
+    reveal: bool,
+    purpose: Option<&str>,
+) -> Result<Option<MandateWithHistory>, ApiError> {
+    // Checked before anything is read.
+    let purpose = if reveal {
+        Some(params::purpose(purpose)?)
+    } else {
+        None
     };
     let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
     let found: Option<Mandate> = sqlx::query_as(
@@ -318,18 +419,15 @@ async fn mandate(
     .await?;
     conn.release();
     let Some(mandate) = found else {
-        search::require_customer(&state, DEPARTMENT, id).await?;
-        return Err(ApiError::NotFound {
-            code: "mandate_not_found",
-            detail: "Aucun mandat de prélèvement pour ce client.".into(),
-        });
+        search::require_customer(state, DEPARTMENT, id).await?;
+        return Ok(None);
     };
-    match purpose.filter(|_| reveal) {
+    match purpose {
         Some(purpose) => {
             log_access(
-                &state,
+                state,
                 AccessEntry {
-                    user: actor.username,
+                    user: actor.username.clone(),
                     role: actor.role.as_str().into(),
                     customer_id: id.to_string(),
                     what: AccessKind::Iban,
@@ -342,7 +440,7 @@ async fn mandate(
                 iban_revealed: true,
                 ..mandate
             };
-            conditional::logged(&MandateWithHistory { mandate, history })
+            Ok(Some(MandateWithHistory { mandate, history }))
         }
         None => {
             for step in &mut history {
@@ -350,7 +448,7 @@ async fn mandate(
                 step.previous_iban = step.previous_iban.as_deref().map(mask_iban);
             }
             let mandate = mandate.mask();
-            conditional::personal(&headers, &MandateWithHistory { mandate, history })
+            Ok(Some(MandateWithHistory { mandate, history }))
         }
     }
 }

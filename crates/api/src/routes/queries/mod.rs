@@ -15,7 +15,7 @@
 //! `ETag` (see [`conditional`]); health declarations and unmasked IBANs are written to
 //! the access log before they are answered, with the caller's `purpose`.
 
-mod billing;
+pub mod billing;
 mod conditional;
 pub mod customer_service;
 pub mod legal;
