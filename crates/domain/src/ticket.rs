@@ -20,7 +20,7 @@ pub use error::TicketError;
 pub(crate) use event::build_examples;
 pub use event::{TicketEvent, example_events};
 
-use crate::values::{Channel, CustomerId, Department};
+use crate::values::{Channel, CustomerId, Department, Reason};
 
 /// Where a ticket stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,6 +47,9 @@ pub struct TicketOpening {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     opening: Option<TicketOpening>,
+    /// Why the customer got in touch: handed over with the ticket when it is routed,
+    /// so that the receiving department reads it from the routing event alone.
+    reason: Option<Reason>,
     department: Department,
     action_count: usize,
     resolved_at: Option<DateTime<Utc>>,
@@ -153,6 +156,9 @@ impl Ticket {
                     department,
                     at,
                     note,
+                    reason: self.reason.clone(),
+                    channel: Some(opening.channel),
+                    opened_at: Some(opening.opened_at),
                 }])
             }
             TicketCommand::ResolveTicket { resolution, at } => {
@@ -191,9 +197,11 @@ impl Aggregate for Ticket {
             TicketEvent::TicketOpened {
                 customer_id,
                 channel,
+                reason,
                 opened_at,
                 ..
             } => {
+                self.reason = Some(reason);
                 self.opening = Some(TicketOpening {
                     customer_id,
                     channel,

@@ -71,9 +71,9 @@ impl Department {
     pub fn aggregate_types(self) -> &'static [&'static str] {
         match self {
             Self::CustomerService => &["Customer", "Ticket"],
-            Self::Legal => &["Customer", "Contract"],
-            Self::Sales => &["Customer", "Offer", "Contract", "Invoice"],
-            Self::Billing => &["Customer", "Invoice", "Contract"],
+            Self::Legal => &["Customer", "Contract", "Ticket"],
+            Self::Sales => &["Customer", "Offer", "Contract", "Invoice", "Ticket"],
+            Self::Billing => &["Customer", "Invoice", "Contract", "Ticket"],
             Self::Management => &["Contract", "Customer", "Invoice", "Offer", "Ticket"],
         }
     }

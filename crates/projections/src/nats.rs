@@ -128,7 +128,8 @@ mod tests {
             [
                 "lae.events.Customer.>",
                 "lae.events.Invoice.>",
-                "lae.events.Contract.>"
+                "lae.events.Contract.>",
+                "lae.events.Ticket.>"
             ]
         );
         assert_eq!(

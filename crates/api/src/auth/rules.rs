@@ -91,6 +91,9 @@ use Access::{Authenticated, Public, Roles};
 use Role::{Admin, Billing, CustomerService, Legal, Sales};
 
 const CUSTOMER_SERVICE: Access = Roles(&[CustomerService]);
+/// Customer service on any ticket; legal, sales and billing on those in their inbox
+/// (checked by the handler, `routes::tickets::require_holder`).
+const TICKET_HOLDERS: Access = Roles(&[CustomerService, Legal, Sales, Billing]);
 const LEGAL: Access = Roles(&[Legal]);
 const SALES: Access = Roles(&[Sales]);
 const BILLING: Access = Roles(&[Billing]);
@@ -323,20 +326,20 @@ pub static RULES: &[Rule] = &[
     rule(
         Method::POST,
         "/api/v1/tickets/{id}/actions",
-        CUSTOMER_SERVICE,
-        "Record an operator action",
+        TICKET_HOLDERS,
+        "Record an operator action (legal, sales, billing: tickets in their inbox)",
     ),
     rule(
         Method::POST,
         "/api/v1/tickets/{id}/routing",
-        CUSTOMER_SERVICE,
-        "Route a ticket to a department",
+        TICKET_HOLDERS,
+        "Route a ticket to a department (legal, sales, billing: tickets in their inbox)",
     ),
     rule(
         Method::POST,
         "/api/v1/tickets/{id}/resolution",
-        CUSTOMER_SERVICE,
-        "Resolve a ticket",
+        TICKET_HOLDERS,
+        "Resolve a ticket (legal, sales, billing: tickets in their inbox)",
     ),
     rule(
         Method::GET,
@@ -469,6 +472,42 @@ pub static RULES: &[Rule] = &[
         "/api/v1/billing/contracts/uninvoiced",
         BILLING,
         "Signed contracts never invoiced, sortable (signed_on, premium), a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/tickets",
+        LEGAL,
+        "Legal's ticket inbox, oldest hand-over first, a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/tickets/{id}",
+        LEGAL,
+        "A ticket of legal's inbox with its actions",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/tickets",
+        SALES,
+        "Sales' ticket inbox, oldest hand-over first, a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/sales/tickets/{id}",
+        SALES,
+        "A ticket of sales' inbox with its actions",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/tickets",
+        BILLING,
+        "Billing's ticket inbox, oldest hand-over first, a page at a time",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/tickets/{id}",
+        BILLING,
+        "A ticket of billing's inbox with its actions",
     ),
     rule(
         Method::GET,
@@ -624,6 +663,36 @@ pub static RULES: &[Rule] = &[
         LEGAL,
         "The signed PDF of a contract (?download=1 to save it)",
     ),
+    page(
+        Method::GET,
+        "/desk/legal/tickets",
+        LEGAL,
+        "The ticket inbox",
+    ),
+    page(
+        Method::GET,
+        "/desk/legal/tickets/{id}",
+        LEGAL,
+        "A ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/tickets/{id}/actions",
+        LEGAL,
+        "Record an action on a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/tickets/{id}/resolution",
+        LEGAL,
+        "Resolve a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/legal/tickets/{id}/routing",
+        LEGAL,
+        "Route a ticket of the inbox on",
+    ),
     // End of the legal desk.
     //
     // The sales desk (crates/web/src/desks/sales.rs).
@@ -669,6 +738,36 @@ pub static RULES: &[Rule] = &[
         "/desk/sales/offers/{id}/withdrawal",
         SALES,
         "Withdraw the offer",
+    ),
+    page(
+        Method::GET,
+        "/desk/sales/tickets",
+        SALES,
+        "The ticket inbox",
+    ),
+    page(
+        Method::GET,
+        "/desk/sales/tickets/{id}",
+        SALES,
+        "A ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/tickets/{id}/actions",
+        SALES,
+        "Record an action on a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/tickets/{id}/resolution",
+        SALES,
+        "Resolve a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/sales/tickets/{id}/routing",
+        SALES,
+        "Route a ticket of the inbox on",
     ),
     // End of the sales desk.
     //
@@ -756,6 +855,36 @@ pub static RULES: &[Rule] = &[
         "/desk/billing/invoices/{id}/cancellation",
         BILLING,
         "Cancel an invoice",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/tickets",
+        BILLING,
+        "The ticket inbox",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/tickets/{id}",
+        BILLING,
+        "A ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/tickets/{id}/actions",
+        BILLING,
+        "Record an action on a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/tickets/{id}/resolution",
+        BILLING,
+        "Resolve a ticket of the inbox",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/tickets/{id}/routing",
+        BILLING,
+        "Route a ticket of the inbox on",
     ),
     // End of the billing desk.
     //

@@ -1,5 +1,6 @@
-//! Ticket commands (customer service): calls and mails logged, acted on, routed to a
-//! department, resolved.
+//! Ticket commands: calls and mails logged (customer service), acted on, routed to a
+//! department, resolved: by customer service on any ticket, and by legal, sales or
+//! billing on the tickets in their own inbox (see [`require_holder`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Caller, CommandAccepted, PathId, created, execute, metadata, require_customer};
-use crate::auth::Actor;
+use crate::auth::{Actor, Role};
 use crate::extract::{RequestId, ValidJson};
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
@@ -27,6 +28,27 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/actions", post(record_action))
         .route("/tickets/{id}/routing", post(route))
         .route("/tickets/{id}/resolution", post(resolve))
+}
+
+/// Legal, sales and billing act only on the tickets their inbox holds (read from
+/// their own read model, as their own role); customer service keeps the whole queue.
+/// A ticket routed a moment ago may not be in the inbox yet: the caller retries.
+pub async fn require_holder(
+    state: &AppState,
+    actor: &Actor,
+    ticket: TicketId,
+) -> Result<(), ApiError> {
+    let department = match actor.role {
+        Role::Legal => lae_projections::Department::Legal,
+        Role::Sales => lae_projections::Department::Sales,
+        Role::Billing => lae_projections::Department::Billing,
+        _ => return Ok(()),
+    };
+    if super::queries::inbox::holds(state, department, *ticket.as_uuid()).await? {
+        Ok(())
+    } else {
+        Err(super::queries::inbox::not_in_inbox())
+    }
 }
 
 /// The operator is the calling user unless the body names another (a supervisor
@@ -104,6 +126,7 @@ async fn record_action(
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Action>,
 ) -> Result<Response, ApiError> {
+    require_holder(&state, &caller.actor, id).await?;
     let command = TicketCommand::RecordAction {
         action: body.action,
         at: body.at.unwrap_or_else(Utc::now),
@@ -125,6 +148,7 @@ async fn route(
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Route>,
 ) -> Result<Response, ApiError> {
+    require_holder(&state, &caller.actor, id).await?;
     let command = TicketCommand::RouteTicket {
         department: body.department,
         at: Utc::now(),
@@ -145,6 +169,7 @@ async fn resolve(
     PathId(id): PathId<TicketId>,
     ValidJson(body): ValidJson<Resolve>,
 ) -> Result<Response, ApiError> {
+    require_holder(&state, &caller.actor, id).await?;
     let command = TicketCommand::ResolveTicket {
         resolution: body.resolution,
         at: Utc::now(),

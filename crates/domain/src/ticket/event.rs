@@ -52,6 +52,15 @@ pub enum TicketEvent {
         at: DateTime<Utc>,
         /// A note for the receiving department, if any.
         note: Option<Note>,
+        /// What the receiving department needs to take the ticket over without reading
+        /// anybody else's records: why the customer got in touch, how and when.
+        /// Absent from tickets routed before version 1.1 of this event.
+        #[serde(default)]
+        reason: Option<Reason>,
+        #[serde(default)]
+        channel: Option<Channel>,
+        #[serde(default)]
+        opened_at: Option<DateTime<Utc>>,
     },
     /// The ticket was closed.
     TicketResolved {
@@ -85,7 +94,10 @@ impl DomainEvent for TicketEvent {
 // employees' own data, not the customer's, and stay clear.
 const OPENED: &[PersonalField] = &[personal("reason", DataCategory::Contact)];
 const ACTION: &[PersonalField] = &[personal("action", DataCategory::Contact)];
-const ROUTED: &[PersonalField] = &[personal("note", DataCategory::Contact)];
+const ROUTED: &[PersonalField] = &[
+    personal("note", DataCategory::Contact),
+    personal("reason", DataCategory::Contact),
+];
 const RESOLVED: &[PersonalField] = &[personal("resolution", DataCategory::Contact)];
 
 impl Classified for TicketEvent {
@@ -138,6 +150,9 @@ pub(crate) fn build_examples() -> Result<Vec<TicketEvent>, ExampleError> {
             department: Department::Billing,
             at: at(2024, 9, 2, 9, 25)?,
             note: Some("Mandat signé reçu, à enregistrer".parse()?),
+            reason: Some("Demande de changement de RIB pour le prélèvement".parse()?),
+            channel: Some(Channel::Phone),
+            opened_at: Some(at(2024, 9, 2, 9, 14)?),
         },
         TicketEvent::TicketResolved {
             customer_id,

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::contact::{self, CustomerRow};
+use super::inbox;
 use crate::decode::{Decoded, Event};
 use crate::table::{Touched, history, table};
 
@@ -107,6 +108,7 @@ pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
             ))
         || aggregate_type == "Invoice"
         || aggregate_type == "Contract"
+        || inbox::uses(aggregate_type, event_type)
 }
 
 fn is_mandate_event(event: &Event) -> bool {
@@ -171,7 +173,8 @@ pub(crate) async fn write(
     invoices.store(conn, schema).await?;
     contracts.store(conn, schema).await?;
     MandateHistoryRow::insert(conn, schema, &mandate_history).await?;
-    InvoiceHistoryRow::insert(conn, schema, &invoice_history).await
+    InvoiceHistoryRow::insert(conn, schema, &invoice_history).await?;
+    inbox::write(conn, schema, lae_domain::Department::Billing, events).await
 }
 
 /// Purges an erased customer: the contact card, the mandate and its history (IBANs,
@@ -185,6 +188,7 @@ pub(crate) async fn erase(
 ) -> Result<(), sqlx::Error> {
     contact::delete_customer_rows(conn, schema, "mandate_history", customer).await?;
     contact::delete_customer_rows(conn, schema, "mandates", customer).await?;
+    inbox::erase(conn, schema, customer).await?;
     contact::erase(conn, schema, customer).await
 }
 

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::contact::{self, CustomerRow};
+use super::inbox;
 use crate::decode::{Decoded, Event};
 use crate::table::{Touched, table};
 
@@ -52,6 +53,7 @@ pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
     contact::uses(aggregate_type, event_type)
         || (aggregate_type == "Customer" && event_type == "HealthDeclared")
         || aggregate_type == "Contract"
+        || inbox::uses(aggregate_type, event_type)
 }
 
 /// Writes a batch of decoded events (in order) to the schema.
@@ -104,7 +106,8 @@ pub(crate) async fn write(
     }
     customers.store(conn, schema).await?;
     health.store(conn, schema).await?;
-    contracts.store(conn, schema).await
+    contracts.store(conn, schema).await?;
+    inbox::write(conn, schema, lae_domain::Department::Legal, events).await
 }
 
 /// Purges an erased customer: the contact card and the health declaration go; the
@@ -116,6 +119,7 @@ pub(crate) async fn erase(
     customer: Uuid,
 ) -> Result<(), sqlx::Error> {
     contact::delete_customer_rows(conn, schema, "health_declarations", customer).await?;
+    inbox::erase(conn, schema, customer).await?;
     contact::erase(conn, schema, customer).await
 }
 

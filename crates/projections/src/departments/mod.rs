@@ -18,6 +18,7 @@
 pub(crate) mod billing;
 pub(crate) mod contact;
 pub(crate) mod customer_service;
+pub(crate) mod inbox;
 pub(crate) mod legal;
 pub mod management;
 pub(crate) mod sales;

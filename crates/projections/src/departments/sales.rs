@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::contact::{self, CustomerRow};
+use super::inbox;
 use crate::decode::{Decoded, Event};
 use crate::table::{Touched, table};
 
@@ -74,6 +75,7 @@ pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
     contact::uses(aggregate_type, event_type)
         || (aggregate_type == "Customer" && event_type == "SalesProfileSet")
         || matches!(aggregate_type, "Offer" | "Contract" | "Invoice")
+        || inbox::uses(aggregate_type, event_type)
 }
 
 fn keys_of<'a>(
@@ -162,7 +164,8 @@ pub(crate) async fn write(
     profiles.store(conn, schema).await?;
     offers.store(conn, schema).await?;
     contracts.store(conn, schema).await?;
-    flags.store(conn, schema).await
+    flags.store(conn, schema).await?;
+    inbox::write(conn, schema, lae_domain::Department::Sales, events).await
 }
 
 /// Purges an erased customer: the contact card and the sales profile go; offers,
@@ -174,6 +177,7 @@ pub(crate) async fn erase(
     customer: Uuid,
 ) -> Result<(), sqlx::Error> {
     contact::delete_customer_rows(conn, schema, "profiles", customer).await?;
+    inbox::erase(conn, schema, customer).await?;
     contact::erase(conn, schema, customer).await
 }
 

@@ -365,6 +365,10 @@ pub async fn populate(w: &mut Writer, n: u32, offset: u32) -> Population {
                     department: Department::Billing,
                     at: at(k + 2),
                     note: Some(p("À enregistrer")),
+                    // As routed before version 1.1 of the event: nothing handed over.
+                    reason: None,
+                    channel: None,
+                    opened_at: None,
                 },
             ],
         )
@@ -551,6 +555,9 @@ pub async fn plant_witness(w: &mut Writer) -> Witness {
                 department: Department::Legal,
                 at: at(3),
                 note: None,
+                reason: None,
+                channel: None,
+                opened_at: None,
             },
             TicketEvent::TicketResolved {
                 customer_id: Some(customer_id),

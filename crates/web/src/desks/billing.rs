@@ -50,6 +50,7 @@ pub const NAV: &[(&str, &str)] = &[
     (UNPAID, "Impayés"),
     (REJECTED, "Prélèvements rejetés"),
     (UNINVOICED, "Contrats à facturer"),
+    ("/desk/billing/tickets", "Tickets reçus"),
 ];
 
 pub fn router() -> Router<AppState> {

@@ -42,7 +42,10 @@ const DEPARTMENT: Department = Department::Legal;
 const QUEUE_PAGE: u32 = 50;
 
 /// The desk's navigation: (address, French label).
-pub const NAV: &[(&str, &str)] = &[(HOME, "Contrats à signer")];
+pub const NAV: &[(&str, &str)] = &[
+    (HOME, "Contrats à signer"),
+    ("/desk/legal/tickets", "Tickets reçus"),
+];
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod billing;
 pub mod customer_service;
 mod home;
+mod inbox;
 pub mod legal;
 mod lookup;
 pub mod sales;
@@ -36,6 +37,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(legal::router())
         .merge(sales::router())
         .merge(billing::router())
+        .merge(inbox::router(lae_projections::Department::Legal))
+        .merge(inbox::router(lae_projections::Department::Sales))
+        .merge(inbox::router(lae_projections::Department::Billing))
         .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(
             state,

@@ -38,7 +38,10 @@ const HOME: &str = "/desk/sales";
 const DEPARTMENT: Department = Department::Sales;
 
 /// The desk's navigation: (address, French label).
-pub const NAV: &[(&str, &str)] = &[(HOME, "Recherche client")];
+pub const NAV: &[(&str, &str)] = &[
+    (HOME, "Recherche client"),
+    ("/desk/sales/tickets", "Tickets reçus"),
+];
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -18,6 +18,7 @@
 pub mod billing;
 mod conditional;
 pub mod customer_service;
+pub mod inbox;
 pub mod legal;
 mod management;
 mod params;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(legal::router())
         .merge(sales::router())
         .merge(billing::router())
+        .merge(inbox::router())
         .merge(management::router())
 }
 
@@ -49,6 +51,7 @@ pub(super) fn describe(doc: &mut ApiDoc) {
     legal::describe(doc);
     sales::describe(doc);
     billing::describe(doc);
+    inbox::describe(doc);
     management::describe(doc);
 }
 

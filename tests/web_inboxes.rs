@@ -1,0 +1,218 @@
+//! The department inboxes: a ticket customer service routes to billing appears in
+//! billing's read model (its own table, its own role) with what was handed over, and
+//! nowhere else; billing records an action and routes it on to sales in a real
+//! headless Chromium; it leaves billing's inbox (its texts and history with it) and
+//! enters sales', which resolves it. A department cannot act on a ticket it does not
+//! hold, nor read another department's inbox.
+//!
+//! `LAE_SCREENSHOTS=docs/screens` also writes a PNG of every screen.
+
+mod common;
+
+use common::TestApp;
+use common::web::{accessible, eventually, login, register, shoot};
+use lae_browser::Browser;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_ticket_routed_to_billing_is_worked_there_then_sales_resolves_it() {
+    let app = TestApp::spawn_with_pipeline("web_ib").await;
+    let customer = register(
+        &app,
+        "Fontaine",
+        "Océane",
+        "+33633445566",
+        "oceane@exemple.fr",
+    )
+    .await;
+    let (status, opened) = app
+        .post(
+            "/api/v1/tickets",
+            "customer_service",
+            json!({"channel": "phone", "reason": "Contestation d'un prélèvement de novembre",
+                   "customer_id": customer}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    let ticket = opened["id"].as_str().expect("ticket id").to_owned();
+    let (status, routed) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/routing"),
+            "customer_service",
+            json!({"department": "billing", "note": "Prélèvement en double, à vérifier"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{routed}");
+
+    // Billing's inbox has it, with what customer service handed over.
+    let inbox = eventually(&app, "/api/v1/billing/tickets", "billing", |b| {
+        b["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    let item = &inbox["items"][0];
+    assert_eq!(item["id"], ticket.as_str());
+    assert_eq!(item["customer_id"], customer.as_str());
+    assert_eq!(item["last_name"], "Fontaine");
+    assert_eq!(item["reason"], "Contestation d'un prélèvement de novembre");
+    assert_eq!(item["channel"], "phone");
+    assert_eq!(item["routed_from"], "customer_service");
+    assert_eq!(item["routing_note"], "Prélèvement en double, à vérifier");
+    // Nobody else's: legal's inbox is empty, legal may not act on it, sales may not
+    // read billing's inbox.
+    let (status, legal) = app.get("/api/v1/legal/tickets", "legal").await;
+    assert_eq!(status, 200);
+    assert_eq!(legal["items"], json!([]));
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/actions"),
+            "legal",
+            json!({"action": "Lu"}),
+        )
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    assert_eq!(problem["code"], "ticket_not_in_inbox");
+    let (status, _) = app.get("/api/v1/billing/tickets", "sales").await;
+    assert_eq!(status, 403);
+
+    // --- Billing works it in the browser.
+    let browser = Browser::launch().await.expect("Chromium starts");
+    let page = browser.new_page().await.expect("a page");
+    page.set_viewport(1280, 900).await.expect("viewport");
+    assert_eq!(login(&page, &app, "billing").await, 200);
+    page.goto(&app.url("/desk/billing/tickets"))
+        .await
+        .expect("inbox");
+    let rows = page.text("table tbody").await.expect("inbox rows");
+    assert!(rows.contains("FONTAINE Océane"), "{rows}");
+    assert!(rows.contains("Contestation d'un prélèvement"), "{rows}");
+    assert!(rows.contains("Service client"), "{rows}");
+    accessible(&page, "billing inbox").await;
+    shoot(&page, "37-facturation-tickets-recus").await;
+    let status = page
+        .click_and_wait("table tbody a.button")
+        .await
+        .expect("ticket");
+    assert_eq!(status, 200);
+    assert!(
+        page.text(".sensitive")
+            .await
+            .expect("note")
+            .contains("Prélèvement en double")
+    );
+    // An empty action is refused beside its field.
+    let status = page
+        .click_and_wait("form[action$='/actions'] button[type=submit]")
+        .await
+        .expect("refused");
+    assert_eq!(status, 422);
+    assert!(page.text("#action-erreur").await.is_ok());
+    page.fill(
+        "#action",
+        "Remboursement du second prélèvement demandé à la banque",
+    )
+    .await
+    .expect("action");
+    let status = page
+        .click_and_wait("form[action$='/actions'] button[type=submit]")
+        .await
+        .expect("recorded");
+    assert_eq!(status, 200);
+    assert!(
+        page.text("ol.history")
+            .await
+            .expect("history")
+            .contains("Remboursement du second prélèvement")
+    );
+    accessible(&page, "billing ticket").await;
+    shoot(&page, "38-facturation-ticket").await;
+
+    // Routed on to sales: out of billing's inbox, texts and history gone from billing.
+    page.eval("document.querySelector('#department').value = 'sales'")
+        .await
+        .expect("choose sales");
+    page.fill("#note", "Client mécontent : proposer un geste commercial")
+        .await
+        .expect("note");
+    let status = page
+        .click_and_wait("form[action$='/routing'] button[type=submit]")
+        .await
+        .expect("routed");
+    assert_eq!(status, 200);
+    assert!(
+        page.text(".notice")
+            .await
+            .expect("notice")
+            .contains("Ticket transmis")
+    );
+    assert!(
+        page.text("main")
+            .await
+            .expect("inbox")
+            .contains("Aucun ticket en attente")
+    );
+    let left: (bool, Option<String>, Option<String>, i64) = sqlx::query_as(
+        "SELECT held, reason, left_as, \
+                (SELECT count(*) FROM billing.ticket_history WHERE ticket_id = $1) \
+           FROM billing.tickets WHERE ticket_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&ticket).expect("uuid"))
+    .fetch_one(&app.pool)
+    .await
+    .expect("billing's row");
+    assert_eq!(left, (false, None, Some("routed".to_owned()), 0));
+
+    // --- Sales has it, from billing, with billing's note; sales resolves it.
+    let inbox = eventually(&app, "/api/v1/sales/tickets", "sales", |b| {
+        b["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    assert_eq!(inbox["items"][0]["routed_from"], "billing");
+    assert_eq!(
+        inbox["items"][0]["reason"],
+        "Contestation d'un prélèvement de novembre"
+    );
+    assert_eq!(
+        inbox["items"][0]["routing_note"],
+        "Client mécontent : proposer un geste commercial"
+    );
+    let (_, view) = app
+        .get(&format!("/api/v1/sales/tickets/{ticket}"), "sales")
+        .await;
+    assert_eq!(
+        view["history"],
+        json!([]),
+        "billing's actions stay billing's"
+    );
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/actions"),
+            "billing",
+            json!({"action": "Encore là ?"}),
+        )
+        .await;
+    assert_eq!(status, 404, "billing no longer holds it: {problem}");
+    let (status, resolved) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/resolution"),
+            "sales",
+            json!({"resolution": "Geste commercial accordé : un mois de prime offert"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{resolved}");
+    eventually(&app, "/api/v1/sales/tickets", "sales", |b| {
+        b["items"].as_array().is_some_and(|i| i.is_empty())
+    })
+    .await;
+    let (_, gone) = app
+        .get(&format!("/api/v1/sales/tickets/{ticket}"), "sales")
+        .await;
+    assert_eq!(gone["code"], "ticket_not_in_inbox");
+    // Customer service's full queue shows it resolved.
+    eventually(
+        &app,
+        &format!("/api/v1/customer-service/customers/{customer}/tickets"),
+        "customer_service",
+        |b| b["items"][0]["status"] == "resolved",
+    )
+    .await;
+}
