@@ -420,21 +420,13 @@ async fn the_admin_api_creates_changes_roles_guards_admins_and_users_change_thei
     assert_eq!(status, 200);
     let (_, second) = api_login(&app, "camille.d", &provisional).await;
     let second = token_of(&second);
+    let (disable_admin, disable_camille) = (
+        format!("{admin_path}/disable"),
+        format!("{account_path}/disable"),
+    );
     let (one, two) = tokio::join!(
-        call(
-            &app,
-            Method::POST,
-            &format!("{admin_path}/disable"),
-            &second,
-            &Value::Null
-        ),
-        call(
-            &app,
-            Method::POST,
-            &format!("{account_path}/disable"),
-            &admin,
-            &Value::Null
-        ),
+        call(&app, Method::POST, &disable_admin, &second, &Value::Null),
+        call(&app, Method::POST, &disable_camille, &admin, &Value::Null),
     );
     let mut outcomes = [one.0, two.0];
     outcomes.sort_unstable();
@@ -461,7 +453,9 @@ async fn login_with(page: &Page, app: &TestApp, username: &str, password: &str) 
         .expect("logged in")
 }
 
-async fn logout(page: &Page) {
+/// Logs out from the user's own desk (a refusal page has no user bar).
+async fn logout(page: &Page, app: &TestApp) {
+    page.goto(&app.url("/desk")).await.expect("own desk");
     page.click_and_wait("form[action='/logout'] button")
         .await
         .expect("logged out");
@@ -573,7 +567,7 @@ async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_
             .expect("users")
             .contains("camille.dupont")
     );
-    logout(&page).await;
+    logout(&page, &app).await;
 
     // --- The new user logs in with it and changes their own password.
     assert_eq!(
@@ -657,7 +651,7 @@ async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_
         401
     );
     assert_eq!(login_status(&app, "camille.dupont", chosen).await, 303);
-    logout(&page).await;
+    logout(&page, &app).await;
 
     // --- The admin opens the account: changes the role, resets the password.
     assert_eq!(login(&page, &app, "admin").await, 200);
@@ -808,7 +802,7 @@ async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_
             .await
             .expect("admin");
     assert_eq!(still, ("admin".to_owned(), true));
-    logout(&page).await;
+    logout(&page, &app).await;
 
     // --- Every other role is refused the desk, with a French page.
     assert_eq!(login_with(&page, &app, "sales", TEST_PASSWORD).await, 200);
@@ -822,7 +816,7 @@ async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_
     );
     accessible(&page, "admin desk refused").await;
     shoot(&page, "48-acces-refuse-administration").await;
-    logout(&page).await;
+    logout(&page, &app).await;
     for user in [
         "customer-service",
         "legal",
@@ -838,6 +832,6 @@ async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_
             let status = page.goto(&app.url(&path)).await.expect("refused");
             assert_eq!(status, 403, "{user} on {path}");
         }
-        logout(&page).await;
+        logout(&page, &app).await;
     }
 }

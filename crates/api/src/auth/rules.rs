@@ -626,7 +626,12 @@ pub static RULES: &[Rule] = &[
     // End of the legal desk.
     //
     // The sales desk (crates/web/src/desks/sales.rs).
-    page(Method::GET, "/desk/sales", SALES, "Sales desk: the customer search"),
+    page(
+        Method::GET,
+        "/desk/sales",
+        SALES,
+        "Sales desk: the customer search",
+    ),
     page(Method::POST, "/desk/sales/search", SALES, "Customer search"),
     page(
         Method::GET,
