@@ -479,6 +479,18 @@ async fn login_status(app: &TestApp, username: &str, password: &str) -> u16 {
 #[tokio::test]
 async fn an_admin_creates_a_billing_user_who_logs_in_changes_their_password_and_is_then_managed() {
     let app = TestApp::spawn("web_admin").await;
+    // The harness names every test user "Test"; the screenshots read better with the
+    // names of people (fixture data, set directly: no history line is expected).
+    sqlx::query(
+        "UPDATE auth.users SET display_name = CASE username
+             WHEN 'admin' THEN 'Agnès Moreau' WHEN 'auditor' THEN 'Paul Girard'
+             WHEN 'billing' THEN 'Nadia Benali' WHEN 'customer-service' THEN 'Julien Petit'
+             WHEN 'legal' THEN 'Claire Lambert' WHEN 'management' THEN 'Henri Roux'
+             WHEN 'sales' THEN 'Sophie Garnier' ELSE display_name END",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("names");
     let browser = Browser::launch().await.expect("Chromium starts");
     let page = browser.new_page().await.expect("a page");
     page.set_viewport(1280, 900).await.expect("viewport");
