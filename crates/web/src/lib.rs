@@ -10,6 +10,8 @@
 //!   routes use (`lae_api::routes::queries::…`): no second SQL for the same data;
 //! - sends commands through the same executors and use cases
 //!   (`lae_api::routes::{customers, tickets}`): the domain decides, as for the API;
+//!   user administration calls the account use cases of `lae_api::routes::admin` and
+//!   `lae_api::routes::auth::change_own_password`, which hold the store's rules;
 //! - renders an askama template (`templates/`, escaped by default).
 //!
 //! # Layout

@@ -17,8 +17,53 @@ pub const MAX_LENGTH: usize = 256;
 pub enum PasswordError {
     #[error("le mot de passe doit compter entre {MIN_LENGTH} et {MAX_LENGTH} caractères")]
     Length,
+    #[error("le mot de passe doit compter au moins {MIN_DISTINCT} caractères différents")]
+    Repetitive,
+    #[error("le mot de passe ne doit pas contenir l'identifiant")]
+    ContainsUsername,
+    #[error("le nouveau mot de passe doit être différent de l'actuel")]
+    Unchanged,
     #[error("hashing failed: {0}")]
     Hash(String),
+}
+
+/// Fewest different characters a password a user chooses may have (`aaaaaaaaaaaa`
+/// and `abababababab` are long enough, and guessed at once).
+pub const MIN_DISTINCT: usize = 5;
+
+/// The strength a password chosen by its user must have: the length of the policy,
+/// enough different characters, and not the username inside it. Generated passwords
+/// ([`generate`]) have it by construction.
+pub fn check_strength(password: &str, username: &str) -> Result<(), PasswordError> {
+    check_policy(password)?;
+    let distinct: std::collections::BTreeSet<char> = password.chars().collect();
+    if distinct.len() < MIN_DISTINCT {
+        return Err(PasswordError::Repetitive);
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err(PasswordError::ContainsUsername);
+    }
+    Ok(())
+}
+
+/// Letters and digits that cannot be mistaken for one another when read aloud or
+/// copied by hand (no `0`/`o`, `1`/`l`/`i`).
+const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A provisional password: four groups of four characters (`k7mq-x3vt-9hpw-r2ne`),
+/// about 79 bits from a cryptographic generator seeded by the system, shown once to the
+/// administrator who hands it over.
+pub fn generate() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let groups: Vec<String> = (0..4)
+        .map(|_| {
+            (0..4)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+                .collect()
+        })
+        .collect();
+    groups.join("-")
 }
 
 /// Checks the password policy.
@@ -79,6 +124,31 @@ mod tests {
         assert!(verify("correct horse battery", &stored));
         assert!(!verify("correct horse batterY", &stored));
         assert!(!verify("correct horse battery", "not a hash"));
+    }
+
+    #[test]
+    fn generated_passwords_are_strong_and_different() {
+        let a = generate();
+        assert_eq!(a.len(), 19, "{a}");
+        assert!(check_strength(&a, "camille.d").is_ok(), "{a}");
+        assert_ne!(a, generate());
+    }
+
+    #[test]
+    fn weak_chosen_passwords_are_refused_with_their_reason() {
+        for (password, expected) in [
+            ("court", "entre 12"),
+            ("aaaaaaaaaaaaaaaa", "caractères différents"),
+            ("abababababab", "caractères différents"),
+            ("Camille.D-2026!", "identifiant"),
+        ] {
+            let refused = check_strength(password, "camille.d").expect_err(password);
+            assert!(
+                refused.to_string().contains(expected),
+                "{password}: {refused}"
+            );
+        }
+        assert!(check_strength("une phrase assez longue", "camille.d").is_ok());
     }
 
     #[test]

@@ -182,13 +182,36 @@ pub static RULES: &[Rule] = &[
         Authenticated,
         "The authenticated user",
     ),
+    rule(
+        Method::POST,
+        "/api/v1/auth/password",
+        Authenticated,
+        "Change one's own password (ends the other sessions; a new token)",
+    ),
     rule(Method::GET, "/api/v1/admin/users", ADMIN, "List users"),
-    rule(Method::POST, "/api/v1/admin/users", ADMIN, "Create a user"),
+    rule(
+        Method::POST,
+        "/api/v1/admin/users",
+        ADMIN,
+        "Create a user (a generated initial password, answered once, unless one is given)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/admin/users/{id}",
+        ADMIN,
+        "A user and the history of their account",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/admin/users/{id}/role",
+        ADMIN,
+        "Change a user's role (revokes their tokens; never the last active admin)",
+    ),
     rule(
         Method::POST,
         "/api/v1/admin/users/{id}/disable",
         ADMIN,
-        "Disable a user (revokes their tokens)",
+        "Disable a user (revokes their tokens; never the last active admin)",
     ),
     rule(
         Method::POST,
@@ -200,7 +223,7 @@ pub static RULES: &[Rule] = &[
         Method::POST,
         "/api/v1/admin/users/{id}/password",
         ADMIN,
-        "Reset a user's password (revokes their tokens)",
+        "Reset a user's password: a generated one, answered once (revokes their tokens)",
     ),
     rule(
         Method::POST,
@@ -889,7 +912,60 @@ pub static RULES: &[Rule] = &[
     // End of the billing desk.
     //
     // User administration (crates/web/src/desks/admin.rs).
-    page(Method::GET, "/desk/admin", ADMIN, "User administration"),
+    page(
+        Method::GET,
+        "/desk/admin",
+        ADMIN,
+        "User administration: the users and the creation form",
+    ),
+    page(
+        Method::POST,
+        "/desk/admin/users",
+        ADMIN,
+        "Create a user (shows the initial password once)",
+    ),
+    page(
+        Method::GET,
+        "/desk/admin/users/{id}",
+        ADMIN,
+        "An account: role, state, password reset and history",
+    ),
+    page(
+        Method::POST,
+        "/desk/admin/users/{id}/role",
+        ADMIN,
+        "Change the role",
+    ),
+    page(
+        Method::POST,
+        "/desk/admin/users/{id}/disable",
+        ADMIN,
+        "Disable the account",
+    ),
+    page(
+        Method::POST,
+        "/desk/admin/users/{id}/enable",
+        ADMIN,
+        "Enable the account",
+    ),
+    page(
+        Method::POST,
+        "/desk/admin/users/{id}/password",
+        ADMIN,
+        "Reset the password (shows the provisional one once)",
+    ),
+    page(
+        Method::GET,
+        "/desk/password",
+        Authenticated,
+        "Change one's own password: the form",
+    ),
+    page(
+        Method::POST,
+        "/desk/password",
+        Authenticated,
+        "Change one's own password",
+    ),
     // End of user administration.
     //
     page(

@@ -7,7 +7,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::password::PasswordError;
 use crate::auth::token::TTL;
+use crate::auth::users::{self, UserError};
 use crate::auth::{Actor, Role, session};
 use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
         .route("/auth/me", get(me))
+        .route("/auth/password", post(password))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -85,7 +88,73 @@ async fn me(actor: Actor) -> Json<Me> {
     })
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A user changes their own password (the desks' "Mot de passe" page calls this too):
+/// the current one is checked, the new one must be strong; every session of the user
+/// ends, and the one that asked continues under the returned token.
+pub async fn change_own_password(
+    state: &AppState,
+    actor: &Actor,
+    current: String,
+    new: String,
+) -> Result<session::SignedIn, ApiError> {
+    let generation = users::change_own_password(&state.pool, actor.user_id, current, new)
+        .await
+        .map_err(|e| match e {
+            // The new password is the one at fault (the From names `password`).
+            UserError::Password(
+                p @ (PasswordError::Length
+                | PasswordError::Repetitive
+                | PasswordError::ContainsUsername
+                | PasswordError::Unchanged),
+            ) => ApiError::invalid("weak_password", "new_password", p.to_string()),
+            other => ApiError::from(other),
+        })?;
+    state.auth.standing_cache.forget(actor.user_id);
+    let (token, _) = state
+        .auth
+        .keys
+        .issue(actor.user_id, &actor.username, actor.role, generation)
+        .map_err(ApiError::internal)?;
+    Ok(session::SignedIn {
+        token,
+        role: actor.role,
+    })
+}
+
+async fn password(
+    State(state): State<AppState>,
+    actor: Actor,
+    ValidJson(body): ValidJson<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let signed_in =
+        change_own_password(&state, &actor, body.current_password, body.new_password).await?;
+    let cookie = session::session_cookie(&signed_in.token);
+    let mut response = Json(LoggedIn {
+        access_token: signed_in.token,
+        token_type: "Bearer",
+        expires_in: TTL.as_secs(),
+        role: signed_in.role,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 pub(super) fn describe(doc: &mut ApiDoc) {
+    doc.op::<PasswordChange, LoggedIn>(Method::POST, "/api/v1/auth/password", 200);
     doc.op::<Login, LoggedIn>(Method::POST, "/api/v1/auth/login", 200);
     doc.bare(Method::POST, "/api/v1/auth/logout", 204);
     doc.query::<Me>(Method::GET, "/api/v1/auth/me", 200);

@@ -1,9 +1,9 @@
 //! The HTTP routes: one module per aggregate for the commands, the departments'
 //! queries in [`queries`], merged under `/api/v1`.
 
-mod admin;
+pub mod admin;
 mod audit;
-mod auth;
+pub mod auth;
 pub mod contracts;
 pub mod customers;
 mod invoices;

@@ -62,6 +62,8 @@ pub struct UserBar {
     pub name: String,
     pub role: &'static str,
     pub form_token: String,
+    /// The page is the user's own password page (linked from every desk's bar).
+    pub on_password_page: bool,
 }
 
 /// One entry of a desk's navigation.
@@ -100,6 +102,7 @@ impl Layout {
                 name: user.actor.username.clone(),
                 role: crate::format::role(user.role()),
                 form_token: user.form_token.clone(),
+                on_password_page: current == admin::PASSWORD,
             }),
             nav,
         }
