@@ -245,8 +245,17 @@ pub struct Decoder {
     keyring: Option<Keyring>,
 }
 
-/// The only event version this code reads.
+/// The event version this code reads, for every event type but those of [`LATER`].
 const VERSION: &str = "1.0";
+
+/// Event types at a later version, which this code reads along with their 1.0 (a
+/// 1.0 payload lacks only optional fields, which decode as absent).
+const LATER: &[(&str, &str)] = &[("TicketRouted", "1.1")];
+
+/// Whether this code reads `event_type` at `version`.
+fn readable(event_type: &str, version: &str) -> bool {
+    version == VERSION || LATER.contains(&(event_type, version))
+}
 
 impl Decoder {
     /// A decoder without keys: sealed fields read as `[withheld]`.
@@ -322,7 +331,7 @@ impl Decoder {
     ) -> Result<Decoded<'a>, DecodeError> {
         let id = Uuid::parse_str(&envelope.aggregate_id)
             .map_err(|_| DecodeError::AggregateId(envelope.aggregate_type.clone()))?;
-        if envelope.event_version != VERSION {
+        if !readable(&envelope.event_type, &envelope.event_version) {
             return Err(DecodeError::UnsupportedVersion {
                 event_type: envelope.event_type.clone(),
                 version: envelope.event_version.clone(),
@@ -440,6 +449,30 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticket_routings_are_read_at_1_0_and_1_1_and_nothing_else_later() {
+        assert!(readable("TicketRouted", "1.0"));
+        assert!(readable("TicketRouted", "1.1"));
+        assert!(!readable("TicketRouted", "1.2"));
+        assert!(!readable("TicketOpened", "1.1"));
+        // A 1.0 routing, without the hand-over, decodes with it absent.
+        let event: lae_domain::ticket::TicketEvent = serde_json::from_value(serde_json::json!({
+            "type": "TicketRouted", "customer_id": null,
+            "previous_department": "customer_service", "department": "billing",
+            "at": "2024-09-02T09:25:00Z", "note": null
+        }))
+        .expect("a 1.0 payload");
+        assert!(matches!(
+            event,
+            lae_domain::ticket::TicketEvent::TicketRouted {
+                reason: None,
+                channel: None,
+                opened_at: None,
+                ..
+            }
+        ));
+    }
     use chrono::DateTime;
 
     fn envelope(aggregate_type: &str, event_type: &str, payload: &str) -> Envelope {

@@ -54,7 +54,7 @@ pub enum TicketEvent {
         note: Option<Note>,
         /// What the receiving department needs to take the ticket over without reading
         /// anybody else's records: why the customer got in touch, how and when.
-        /// Absent from tickets routed before version 1.1 of this event.
+        /// Absent from tickets routed before version 1.1 of this event (read as `None`).
         #[serde(default)]
         reason: Option<Reason>,
         #[serde(default)]
@@ -84,8 +84,15 @@ impl DomainEvent for TicketEvent {
         .to_owned()
     }
 
+    /// `TicketRouted` is at 1.1: it hands over the reason, channel and date of the
+    /// contact to the receiving department. A 1.0 payload (without them) reads as 1.1
+    /// with the hand-over absent: its new fields default to `None`.
     fn event_version(&self) -> String {
-        "1.0".to_owned()
+        match self {
+            Self::TicketRouted { .. } => "1.1",
+            _ => "1.0",
+        }
+        .to_owned()
     }
 }
 

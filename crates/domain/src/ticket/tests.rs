@@ -63,6 +63,10 @@ fn routed(previous: Department, department: Department) -> TicketEvent {
         department,
         at: at(2024, 9, 2, 9, 25),
         note: Some(v("À traiter")),
+        // The hand-over: what the receiving department needs of the opening.
+        reason: Some(v("Demande de changement de RIB")),
+        channel: Some(Channel::Phone),
+        opened_at: Some(opened_at()),
     }
 }
 
