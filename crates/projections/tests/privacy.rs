@@ -78,9 +78,15 @@ async fn every_value_lands_where_it_may(masters: Option<Arc<MasterKeys>>) {
         // Signed contracts: legal.
         ("ZZ-CONTRAT-TEMOIN", Match::Contains, [LEGAL].into()),
         ("zz-document-témoin.pdf", Match::Contains, [LEGAL].into()),
-        // Offers and contract status: sales (and legal's contracts name the product).
-        ("zz-produit-témoin", Match::Contains, [LEGAL, SALES].into()),
-        // Tickets: customer service only.
+        // Offers and contract status: sales (and legal's contracts name the product,
+        // as billing's do: billing invoices them).
+        (
+            "zz-produit-témoin",
+            Match::Contains,
+            [LEGAL, SALES, BILLING].into(),
+        ),
+        // Tickets: customer service; a department only while it holds one (the
+        // witness ticket was resolved by legal, which then keeps none of its words).
         ("zz-ticket-témoin", Match::Contains, [CS].into()),
         ("zz-action-témoin", Match::Contains, [CS].into()),
         ("zz-résolution-témoin", Match::Contains, [CS].into()),
