@@ -167,6 +167,9 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(&options.args)
             .arg("about:blank")
+            // Chromium on Linux takes its interface language from the environment
+            // (`--lang` alone is not enough): French, with Debian's chromium-l10n.
+            .env("LANGUAGE", "fr")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
