@@ -30,7 +30,9 @@ use lae_projections::Department;
 use lae_store::CommandError;
 use uuid::Uuid;
 
-use super::lookup::{self, Results, await_version, full_name, path_id};
+use super::lookup::{
+    self, Results, await_version, customer_label, date_field, days, full_name, path_id,
+};
 use super::{Layout, render, see_other};
 use crate::format;
 use crate::forms::{FieldErrors, Fields};
@@ -302,13 +304,6 @@ fn sort_link(
     }
 }
 
-fn customer_label(number: Option<&str>, last: Option<&str>, first: Option<&str>) -> String {
-    match number {
-        Some(n) => format!("{} · {n}", full_name(last, first)),
-        None => full_name(last, first),
-    }
-}
-
 fn or_dash(value: Option<NaiveDate>) -> String {
     value.map(format::date).unwrap_or_else(|| "—".to_owned())
 }
@@ -513,15 +508,6 @@ async fn uninvoiced(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     list(&state, &user, &UNINVOICED_SPEC, query.as_deref()).await
-}
-
-/// `aujourd'hui`, `1 jour`, `12 jours`.
-fn days(today: NaiveDate, since: NaiveDate) -> String {
-    match (today - since).num_days() {
-        n if n <= 0 => "aujourd'hui".to_owned(),
-        1 => "1 jour".to_owned(),
-        n => format!("{n} jours"),
-    }
 }
 
 fn mandate_status(code: Option<&str>) -> &'static str {
@@ -966,24 +952,6 @@ fn contract_status(code: &str) -> &'static str {
     }
 }
 
-/// A date field (`AAAA-MM-JJ`, as a date input sends it, or `JJ/MM/AAAA`); today when
-/// left empty.
-fn date_field(form: &Fields, name: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
-    let raw = form.get(name).trim();
-    if raw.is_empty() {
-        return Some(Utc::now().date_naive());
-    }
-    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"));
-    match parsed {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.add(name, "Date invalide : saisissez-la au format JJ/MM/AAAA.");
-            None
-        }
-    }
-}
-
 const MANDATE_VERSION: &str = "SELECT version FROM billing.mandates WHERE customer_id = $1";
 const INVOICE_VERSION: &str = "SELECT version FROM billing.invoices WHERE invoice_id = $1";
 
@@ -1021,7 +989,7 @@ async fn sign_or_amend(
         "mandate_reference",
         MandateReference::parse(form.get("mandate_reference")),
     );
-    let date = date_field(&form, "date", &mut errors);
+    let date = date_field(&form, "date", &mut errors, Some(Utc::now().date_naive()));
     let refused = |errors: FieldErrors, typed: MandateForm| {
         customer_page(
             &state,
@@ -1091,7 +1059,12 @@ async fn revoke(
         form.optional("revocation_reason"),
         Reason::parse,
     );
-    let date = date_field(&form, "revocation_date", &mut errors);
+    let date = date_field(
+        &form,
+        "revocation_date",
+        &mut errors,
+        Some(Utc::now().date_naive()),
+    );
     let refused = |errors: FieldErrors, typed: RevokeForm| {
         customer_page(
             &state,
@@ -1250,13 +1223,13 @@ async fn issue(
             }
         }
     };
-    let issued_on = date_field(&form, "issued_on", &mut errors);
-    let due_on = if form.get("due_on").trim().is_empty() {
-        errors.add("due_on", "Indiquez la date d'échéance.");
-        None
-    } else {
-        date_field(&form, "due_on", &mut errors)
-    };
+    let issued_on = date_field(
+        &form,
+        "issued_on",
+        &mut errors,
+        Some(Utc::now().date_naive()),
+    );
+    let due_on = date_field(&form, "due_on", &mut errors, None);
     let invoice_id = form
         .get("id")
         .parse::<Uuid>()
@@ -1433,7 +1406,7 @@ async fn pay(
 ) -> Result<Response, ApiError> {
     let command = |errors: &mut FieldErrors| {
         let amount = errors.check("amount", Cents::parse_eur(form.get("amount")));
-        let paid_on = date_field(&form, "on", errors);
+        let paid_on = date_field(&form, "on", errors, Some(Utc::now().date_naive()));
         Some(InvoiceCommand::RecordPayment {
             paid_on: paid_on?,
             amount: amount?,
@@ -1453,7 +1426,7 @@ async fn reject(
 ) -> Result<Response, ApiError> {
     let command = |errors: &mut FieldErrors| {
         let reason = errors.check("reason", Reason::parse(form.get("reason")));
-        let rejected_on = date_field(&form, "on", errors);
+        let rejected_on = date_field(&form, "on", errors, Some(Utc::now().date_naive()));
         Some(InvoiceCommand::RecordPaymentRejection {
             rejected_on: rejected_on?,
             reason: reason?,
@@ -1473,7 +1446,7 @@ async fn cancel(
 ) -> Result<Response, ApiError> {
     let command = |errors: &mut FieldErrors| {
         let reason = errors.check("reason", Reason::parse(form.get("reason")));
-        let cancelled_on = date_field(&form, "on", errors);
+        let cancelled_on = date_field(&form, "on", errors, Some(Utc::now().date_naive()));
         Some(InvoiceCommand::CancelInvoice {
             cancelled_on: cancelled_on?,
             reason: reason?,

@@ -34,6 +34,7 @@ use lae_projections::Department as ReadModel;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::lookup::full_name;
 use super::{Layout, render, see_other};
 use crate::format;
 use crate::forms::{FieldErrors, Fields};
@@ -202,15 +203,6 @@ fn search_message(detail: &str) -> String {
             s
         }
         None => detail.to_owned(),
-    }
-}
-
-fn full_name(last: Option<&str>, first: Option<&str>) -> String {
-    match (last, first) {
-        (Some(l), Some(f)) => format!("{} {f}", l.to_uppercase()),
-        (Some(l), None) => l.to_uppercase(),
-        (None, Some(f)) => f.to_owned(),
-        (None, None) => "(nom effacé)".to_owned(),
     }
 }
 

@@ -27,7 +27,7 @@ use lae_domain::{ActionText, Note, TicketId};
 use lae_projections::Department;
 use uuid::Uuid;
 
-use super::lookup::{self, await_version, full_name, path_id};
+use super::lookup::{self, await_version, path_id};
 use super::{Layout, render, see_other};
 use crate::format;
 use crate::forms::{FieldErrors, Fields};
@@ -260,12 +260,10 @@ fn customer_label(
     first: Option<&str>,
     identified: bool,
 ) -> String {
-    if !identified {
-        return "Appelant non identifié".to_owned();
-    }
-    match number {
-        Some(n) => format!("{} · {n}", full_name(last, first)),
-        None => full_name(last, first),
+    if identified {
+        lookup::customer_label(number, last, first)
+    } else {
+        "Appelant non identifié".to_owned()
     }
 }
 

@@ -14,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use lae_api::AppState;
 use lae_api::extract::RequestId;
 use lae_api::problem::ApiError;
@@ -30,7 +30,7 @@ use lae_projections::Department;
 use lae_store::documents;
 use uuid::Uuid;
 
-use super::lookup::{self, Results, await_version, full_name, path_id};
+use super::lookup::{self, Results, await_version, date_field, days, full_name, path_id};
 use super::{Layout, render, see_other};
 use crate::format;
 use crate::forms::{FieldErrors, Fields};
@@ -147,13 +147,11 @@ async fn home_page(
                 .requested_on
                 .map(|d| days(today, d))
                 .unwrap_or_else(|| "—".to_owned()),
-            customer: match &k.customer_number {
-                Some(n) => format!(
-                    "{} · {n}",
-                    full_name(k.last_name.as_deref(), k.first_name.as_deref())
-                ),
-                None => full_name(k.last_name.as_deref(), k.first_name.as_deref()),
-            },
+            customer: lookup::customer_label(
+                k.customer_number.as_deref(),
+                k.last_name.as_deref(),
+                k.first_name.as_deref(),
+            ),
             customer_href: k.customer_id.map(|c| format!("{HOME}/customers/{c}")),
             product: k.product.unwrap_or_default(),
             premium: k
@@ -178,15 +176,6 @@ async fn home_page(
             results,
         },
     )
-}
-
-/// `aujourd'hui`, `1 jour`, `12 jours`.
-fn days(today: NaiveDate, since: NaiveDate) -> String {
-    match (today - since).num_days() {
-        n if n <= 0 => "aujourd'hui".to_owned(),
-        1 => "1 jour".to_owned(),
-        n => format!("{n} jours"),
-    }
 }
 
 /// `POST /desk/legal/search`.
@@ -411,7 +400,7 @@ async fn declare_health(
         }
     };
     let illnesses = illnesses(form.get("illnesses"), &mut errors);
-    let declared_on = date_field(&form, "declared_on", &mut errors);
+    let declared_on = date_field(&form, "declared_on", &mut errors, None);
     let refused = |errors: FieldErrors, typed: HealthForm| {
         customer_page(
             &state,
@@ -492,24 +481,6 @@ fn illnesses(raw: &str, errors: &mut FieldErrors) -> Option<Vec<Illness>> {
         }
     }
     Some(parsed)
-}
-
-/// A required date field (`AAAA-MM-JJ`, as a date input sends it, or `JJ/MM/AAAA`).
-fn date_field(form: &Fields, name: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
-    let raw = form.get(name).trim();
-    if raw.is_empty() {
-        errors.add(name, "Indiquez la date.");
-        return None;
-    }
-    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"));
-    match parsed {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.add(name, "Date invalide : saisissez-la au format JJ/MM/AAAA.");
-            None
-        }
-    }
 }
 
 /// `POST …/health-declaration/consultation`: reads the declaration for the purpose
@@ -849,7 +820,7 @@ async fn sign(
     );
     let mut dates = Fields::default();
     dates.insert("signed_on", upload.get("signed_on"));
-    let signed_on = date_field(&dates, "signed_on", &mut errors);
+    let signed_on = date_field(&dates, "signed_on", &mut errors, None);
     let content = match upload.content.take() {
         None => {
             errors.add("document", "Joignez le contrat signé (un fichier PDF).");
@@ -948,7 +919,7 @@ async fn terminate(
         reason: form.get("reason").to_owned(),
     };
     let mut errors = FieldErrors::default();
-    let terminated_on = date_field(&form, "terminated_on", &mut errors);
+    let terminated_on = date_field(&form, "terminated_on", &mut errors, None);
     let reason = if form.optional("reason").is_none() {
         errors.add(
             "reason",
@@ -1066,6 +1037,8 @@ async fn document(
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     #[test]

@@ -1,9 +1,10 @@
-//! What the legal and sales desks share: the customer search box (posted, so that
-//! nothing personal ends up in an address), a customer's name as shown, and waiting
-//! for a read model to show a command just sent.
+//! What the legal, sales and billing desks share: the customer search box (posted, so
+//! that nothing personal ends up in an address), a customer's name as shown, date
+//! fields and waiting times, and waiting for a read model to show a command just sent.
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use lae_api::AppState;
 use lae_api::problem::ApiError;
 use lae_api::routes::queries::search::{self, SearchParams};
@@ -11,7 +12,7 @@ use lae_projections::Department;
 use uuid::Uuid;
 
 use crate::format;
-use crate::forms::Fields;
+use crate::forms::{FieldErrors, Fields};
 
 /// Results per page of a search.
 const PAGE_SIZE: u32 = 20;
@@ -104,6 +105,49 @@ pub fn full_name(last: Option<&str>, first: Option<&str>) -> String {
         (Some(l), None) => l.to_uppercase(),
         (None, Some(f)) => f.to_owned(),
         (None, None) => "(nom effacé)".to_owned(),
+    }
+}
+
+/// `DUPONT Jeanne · LAE-1000042` (the number when known).
+pub fn customer_label(number: Option<&str>, last: Option<&str>, first: Option<&str>) -> String {
+    match number {
+        Some(n) => format!("{} · {n}", full_name(last, first)),
+        None => full_name(last, first),
+    }
+}
+
+/// A date field (`AAAA-MM-JJ`, as a date input sends it, or `JJ/MM/AAAA`). Left
+/// empty, it is `when_empty`, or refused when there is none.
+pub fn date_field(
+    form: &Fields,
+    name: &str,
+    errors: &mut FieldErrors,
+    when_empty: Option<NaiveDate>,
+) -> Option<NaiveDate> {
+    let raw = form.get(name).trim();
+    if raw.is_empty() {
+        if when_empty.is_none() {
+            errors.add(name, "Indiquez la date.");
+        }
+        return when_empty;
+    }
+    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"));
+    match parsed {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.add(name, "Date invalide : saisissez-la au format JJ/MM/AAAA.");
+            None
+        }
+    }
+}
+
+/// `aujourd'hui`, `1 jour`, `12 jours`: how long since `since`.
+pub fn days(today: NaiveDate, since: NaiveDate) -> String {
+    match (today - since).num_days() {
+        n if n <= 0 => "aujourd'hui".to_owned(),
+        1 => "1 jour".to_owned(),
+        n => format!("{n} jours"),
     }
 }
 

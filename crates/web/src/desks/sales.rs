@@ -14,7 +14,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use lae_api::AppState;
 use lae_api::extract::RequestId;
 use lae_api::problem::ApiError;
@@ -28,7 +28,7 @@ use lae_projections::Department;
 use lae_store::CommandError;
 use uuid::Uuid;
 
-use super::lookup::{self, Results, await_version, full_name, path_id};
+use super::lookup::{self, Results, await_version, date_field, full_name, path_id};
 use super::{Layout, render, see_other};
 use crate::format;
 use crate::forms::{FieldErrors, Fields};
@@ -462,7 +462,12 @@ async fn propose(
         }
         positive
     });
-    let proposed_on = date_field(&form, "proposed_on", &mut errors);
+    let proposed_on = date_field(
+        &form,
+        "proposed_on",
+        &mut errors,
+        Some(Utc::now().date_naive()),
+    );
     let offer_id = form
         .get("id")
         .parse::<Uuid>()
@@ -528,23 +533,6 @@ async fn propose(
                 Some(errors) => refused(errors, typed).await,
                 None => Err(e),
             }
-        }
-    }
-}
-
-/// A required date field (`AAAA-MM-JJ`, as a date input sends it, or `JJ/MM/AAAA`).
-fn date_field(form: &Fields, name: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
-    let raw = form.get(name).trim();
-    if raw.is_empty() {
-        return Some(Utc::now().date_naive());
-    }
-    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(raw, "%d/%m/%Y"));
-    match parsed {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.add(name, "Date invalide : saisissez-la au format JJ/MM/AAAA.");
-            None
         }
     }
 }
