@@ -41,7 +41,7 @@ pub use apply::{ApplyError, Replay, Verdict, apply, apply_replay};
 pub use config::ProjectorConfig;
 pub use decode::{DecodeError, Decoded, Decoder, Event, Payload};
 pub use department::Department;
-pub use departments::management::{Kpis, kpis};
+pub use departments::management::{Granularity, KpiPeriod, Kpis, kpi_series, kpis};
 pub use envelope::Envelope;
 pub use error::ProjectionError;
 pub use metrics::{DepartmentMetrics, DepartmentStatus, ProjectionMetrics, ProjectionStatus};

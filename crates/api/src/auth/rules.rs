@@ -968,12 +968,20 @@ pub static RULES: &[Rule] = &[
     ),
     // End of user administration.
     //
+    // The management desk (crates/web/src/desks/management.rs).
     page(
         Method::GET,
         "/desk/management",
         MANAGEMENT,
-        "Management desk (KPI issue)",
+        "Management desk: the indicators over a period",
     ),
+    page(
+        Method::GET,
+        "/desk/management/indicateurs.csv",
+        MANAGEMENT,
+        "The indicators' series as CSV",
+    ),
+    // End of the management desk.
     page(Method::GET, "/desk/audit", AUDITOR, "Auditors' desk"),
 ];
 

@@ -138,6 +138,140 @@ pub async fn kpis(conn: &mut PgConnection) -> Result<Kpis, sqlx::Error> {
     Ok(kpis_from(get))
 }
 
+/// How the daily buckets are grouped into periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    Month,
+}
+
+impl Granularity {
+    /// The first day of the period `day` falls in.
+    #[must_use]
+    pub fn start_of(self, day: chrono::NaiveDate) -> chrono::NaiveDate {
+        use chrono::Datelike;
+        match self {
+            Self::Day => day,
+            Self::Week => {
+                day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+            Self::Month => day.with_day(1).unwrap_or(day),
+        }
+    }
+
+    /// The first day of the period after the one starting on `start`.
+    #[must_use]
+    pub fn next(self, start: chrono::NaiveDate) -> chrono::NaiveDate {
+        match self {
+            Self::Day => start + chrono::Duration::days(1),
+            Self::Week => start + chrono::Duration::days(7),
+            Self::Month => start
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(start + chrono::Duration::days(31)),
+        }
+    }
+}
+
+/// One period of the indicators, from the daily buckets of `management.daily_counters`
+/// (a day is the UTC date the event was recorded).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KpiPeriod {
+    /// First day of the period.
+    pub start: Option<chrono::NaiveDate>,
+    /// Last day of the period (within the asked range).
+    pub end: Option<chrono::NaiveDate>,
+    pub customers_registered: i64,
+    pub offers_proposed: i64,
+    pub offers_declined: i64,
+    /// Offers declined ÷ offers proposed in the period.
+    pub offer_decline_rate: Option<f64>,
+    pub contracts_signed: i64,
+    pub contracts_terminated: i64,
+    /// Contracts signed and not terminated before the period's first day.
+    pub contracts_in_force_at_start: i64,
+    /// Churn: contracts terminated in the period ÷ contracts in force at its start.
+    pub churn_rate: Option<f64>,
+    pub invoices_issued: i64,
+    pub payment_rejections: i64,
+    /// Incidents: payment rejections ÷ invoices issued in the period.
+    pub payment_rejection_rate: Option<f64>,
+    pub tickets_opened: i64,
+    pub tickets_resolved: i64,
+}
+
+/// The indicators per period from `from` to `to` (both included), in order. Reads the
+/// daily buckets up to `to` once: the contracts in force at each period's start are
+/// the running sum of signatures less terminations before it.
+pub async fn kpi_series(
+    conn: &mut PgConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    granularity: Granularity,
+) -> Result<Vec<KpiPeriod>, sqlx::Error> {
+    let rows: Vec<(chrono::NaiveDate, String, String, i64)> = sqlx::query_as(
+        "SELECT day, aggregate_type, event_type, count FROM management.daily_counters \
+          WHERE day <= $1 ORDER BY day",
+    )
+    .bind(to)
+    .fetch_all(conn)
+    .await?;
+    Ok(series_from(&rows, from, to, granularity))
+}
+
+fn series_from(
+    rows: &[(chrono::NaiveDate, String, String, i64)],
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    granularity: Granularity,
+) -> Vec<KpiPeriod> {
+    let mut periods = Vec::new();
+    let mut start = granularity.start_of(from).max(from);
+    while start <= to {
+        let next = granularity.next(granularity.start_of(start));
+        let end = (next - chrono::Duration::days(1)).min(to);
+        let within = |a: &str, e: &str| -> i64 {
+            rows.iter()
+                .filter(|(d, ra, re, _)| *d >= start && *d <= end && ra == a && re == e)
+                .map(|(_, _, _, n)| n)
+                .sum()
+        };
+        let before = |a: &str, e: &str| -> i64 {
+            rows.iter()
+                .filter(|(d, ra, re, _)| *d < start && ra == a && re == e)
+                .map(|(_, _, _, n)| n)
+                .sum()
+        };
+        let in_force =
+            before("Contract", "ContractSigned") - before("Contract", "ContractTerminated");
+        let proposed = within("Offer", "OfferProposed");
+        let declined = within("Offer", "OfferDeclined");
+        let terminated = within("Contract", "ContractTerminated");
+        let issued = within("Invoice", "InvoiceIssued");
+        let rejections = within("Invoice", "PaymentRejected");
+        periods.push(KpiPeriod {
+            start: Some(start),
+            end: Some(end),
+            customers_registered: within("Customer", "CustomerRegistered"),
+            offers_proposed: proposed,
+            offers_declined: declined,
+            offer_decline_rate: ratio(declined, proposed),
+            contracts_signed: within("Contract", "ContractSigned"),
+            contracts_terminated: terminated,
+            contracts_in_force_at_start: in_force,
+            churn_rate: ratio(terminated, in_force),
+            invoices_issued: issued,
+            payment_rejections: rejections,
+            payment_rejection_rate: ratio(rejections, issued),
+            tickets_opened: within("Ticket", "TicketOpened"),
+            tickets_resolved: within("Ticket", "TicketResolved"),
+        });
+        start = next;
+    }
+    periods
+}
+
 fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
     // Counts stay far below 2^52, where the conversion to f64 is exact.
     #[allow(clippy::cast_precision_loss)]
@@ -167,6 +301,42 @@ fn kpis_from(get: impl Fn(&str, &str) -> i64) -> Kpis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_cut_the_daily_buckets_and_churn_counts_what_was_in_force_before() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().expect("a date");
+        let row = |day: &str, a: &str, e: &str, n: i64| (d(day), a.to_owned(), e.to_owned(), n);
+        let rows = [
+            row("2026-10-03", "Contract", "ContractSigned", 10),
+            row("2026-11-02", "Contract", "ContractSigned", 4),
+            row("2026-11-20", "Contract", "ContractTerminated", 2),
+            row("2026-11-05", "Offer", "OfferProposed", 8),
+            row("2026-11-06", "Offer", "OfferDeclined", 2),
+            row("2026-12-01", "Invoice", "InvoiceIssued", 20),
+            row("2026-12-02", "Invoice", "PaymentRejected", 1),
+        ];
+        let months = series_from(&rows, d("2026-11-15"), d("2026-12-10"), Granularity::Month);
+        assert_eq!(months.len(), 2);
+        // November from the 15th: what was in force on the 15th (10 + 4), 2 terminated.
+        assert_eq!(months[0].start, Some(d("2026-11-15")));
+        assert_eq!(months[0].end, Some(d("2026-11-30")));
+        assert_eq!(months[0].contracts_in_force_at_start, 14);
+        assert_eq!(months[0].churn_rate, Some(2.0 / 14.0));
+        assert_eq!(months[0].offers_proposed, 0, "the 5th is before the range");
+        // December, to the 10th.
+        assert_eq!(months[1].start, Some(d("2026-12-01")));
+        assert_eq!(months[1].end, Some(d("2026-12-10")));
+        assert_eq!(months[1].contracts_in_force_at_start, 12);
+        assert_eq!(months[1].churn_rate, Some(0.0));
+        assert_eq!(months[1].payment_rejection_rate, Some(0.05));
+        let weeks = series_from(&rows, d("2026-11-02"), d("2026-11-08"), Granularity::Week);
+        assert_eq!(weeks.len(), 1);
+        assert_eq!(weeks[0].offer_decline_rate, Some(0.25));
+        assert_eq!(Granularity::Week.start_of(d("2026-12-06")), d("2026-11-30"));
+        let days = series_from(&rows, d("2026-12-01"), d("2026-12-03"), Granularity::Day);
+        assert_eq!(days.len(), 3);
+        assert_eq!(days[2].invoices_issued, 0);
+    }
 
     #[test]
     fn rates_are_ratios_of_counts() {

@@ -8,6 +8,7 @@ mod home;
 mod inbox;
 pub mod legal;
 mod lookup;
+pub mod management;
 pub mod sales;
 
 pub use home::login_required;
@@ -31,7 +32,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/logout", post(home::logout))
         .route("/assets/{file}", get(crate::assets::serve))
         .route("/desk", get(home::desk))
-        .route("/desk/management", get(home::soon))
         .route("/desk/audit", get(home::soon))
         .merge(customer_service::router())
         .merge(legal::router())
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(inbox::router(lae_projections::Department::Sales))
         .merge(inbox::router(lae_projections::Department::Billing))
         .merge(admin::router())
+        .merge(management::router())
         .layer(axum::middleware::from_fn_with_state(
             state,
             crate::session::page_layer,
@@ -121,7 +122,8 @@ fn nav_of(role: Role) -> &'static [(&'static str, &'static str)] {
         Role::Sales => sales::NAV,
         Role::Billing => billing::NAV,
         Role::Admin => admin::NAV,
-        Role::Management | Role::Auditor => &[],
+        Role::Management => management::NAV,
+        Role::Auditor => &[],
     }
 }
 

@@ -1,65 +1,207 @@
 //! Management's figures, as `lae_management_reader`: counts and rates, no customer.
+//!
+//! `GET /api/v1/management/kpis` answers the totals and, per period of the asked range
+//! (`from`, `to`, `granularity=day|week|month`), the indicators computed from the daily
+//! buckets of the management read model (`lae_projections::kpi_series`). With
+//! `Accept: text/csv` the same route exports the series as CSV.
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use lae_projections::{Department, Kpis};
-use serde::Serialize;
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use lae_projections::{Department, Granularity, KpiPeriod, Kpis};
+use serde::{Deserialize, Serialize};
 
 use super::conditional;
-use super::params::{self, NoParams};
+use super::params;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::AppState;
+
+/// At most this many periods in one answer (about three years of weeks).
+const MAX_PERIODS: i64 = 160;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/management/kpis", get(kpis))
 }
 
 pub(super) fn describe(doc: &mut ApiDoc) {
-    doc.read::<NoParams, KpisView>("/api/v1/management/kpis", true);
+    doc.read::<KpiParams, KpisView>("/api/v1/management/kpis", true);
 }
 
-/// The management indicators (see `lae_projections::Kpis`).
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-#[schemars(rename = "ManagementKpis")]
-struct KpisView {
-    /// Customers registered.
-    customers: i64,
-    /// Offers proposed.
-    offers_proposed: i64,
-    /// Offers accepted.
-    offers_accepted: i64,
-    /// Accepted ÷ decided (accepted, declined or withdrawn) offers; `null` until one is decided.
-    offer_acceptance_rate: Option<f64>,
-    /// Contracts signed and not terminated.
-    contracts_in_force: i64,
-    /// Invoices issued.
-    invoices_issued: i64,
-    /// Invoices neither paid nor cancelled.
-    invoices_unpaid: i64,
-    /// Rejected payments ÷ invoices issued; `null` until one is issued.
-    payment_rejection_rate: Option<f64>,
-    /// Tickets opened and not resolved.
-    tickets_open: i64,
+/// The period of the series.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiParams {
+    /// First day (`YYYY-MM-DD`); by default the first day of the month eleven months
+    /// before `to` (twelve months in all).
+    pub from: Option<NaiveDate>,
+    /// Last day (`YYYY-MM-DD`), today (UTC) by default.
+    pub to: Option<NaiveDate>,
+    /// `day`, `week` (ISO, Monday first) or `month` (default).
+    pub granularity: Option<GranularityParam>,
 }
 
-impl From<Kpis> for KpisView {
-    fn from(k: Kpis) -> Self {
-        Self {
-            customers: k.customers,
-            offers_proposed: k.offers_proposed,
-            offers_accepted: k.offers_accepted,
-            offer_acceptance_rate: k.offer_acceptance_rate,
-            contracts_in_force: k.contracts_in_force,
-            invoices_issued: k.invoices_issued,
-            invoices_unpaid: k.invoices_unpaid,
-            payment_rejection_rate: k.payment_rejection_rate,
-            tickets_open: k.tickets_open,
+/// How periods are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GranularityParam {
+    Day,
+    Week,
+    Month,
+}
+
+impl From<GranularityParam> for Granularity {
+    fn from(g: GranularityParam) -> Self {
+        match g {
+            GranularityParam::Day => Self::Day,
+            GranularityParam::Week => Self::Week,
+            GranularityParam::Month => Self::Month,
         }
     }
+}
+
+/// The management indicators (see `lae_projections::Kpis`) and their series.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ManagementKpis")]
+pub struct KpisView {
+    /// Customers registered.
+    pub customers: i64,
+    /// Offers proposed.
+    pub offers_proposed: i64,
+    /// Offers accepted.
+    pub offers_accepted: i64,
+    /// Accepted ÷ decided (accepted, declined or withdrawn) offers; `null` until one is decided.
+    pub offer_acceptance_rate: Option<f64>,
+    /// Contracts signed and not terminated.
+    pub contracts_in_force: i64,
+    /// Invoices issued.
+    pub invoices_issued: i64,
+    /// Invoices neither paid nor cancelled.
+    pub invoices_unpaid: i64,
+    /// Rejected payments ÷ invoices issued; `null` until one is issued.
+    pub payment_rejection_rate: Option<f64>,
+    /// Tickets opened and not resolved.
+    pub tickets_open: i64,
+    /// The range of `series`.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub granularity: GranularityParam,
+    /// One entry per period, in order.
+    pub series: Vec<PeriodView>,
+}
+
+/// The indicators of one period (a day is the UTC date an event was recorded). Rates
+/// are `null` when their denominator is zero.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ManagementKpiPeriod")]
+pub struct PeriodView {
+    pub start: Option<NaiveDate>,
+    pub end: Option<NaiveDate>,
+    pub customers_registered: i64,
+    pub offers_proposed: i64,
+    pub offers_declined: i64,
+    /// Offers declined ÷ proposed in the period.
+    pub offer_decline_rate: Option<f64>,
+    pub contracts_signed: i64,
+    pub contracts_terminated: i64,
+    /// Contracts in force on the period's first day.
+    pub contracts_in_force_at_start: i64,
+    /// Churn: contracts terminated ÷ contracts in force at the start.
+    pub churn_rate: Option<f64>,
+    pub invoices_issued: i64,
+    pub payment_rejections: i64,
+    /// Payment rejections ÷ invoices issued.
+    pub payment_rejection_rate: Option<f64>,
+    pub tickets_opened: i64,
+    pub tickets_resolved: i64,
+}
+
+impl From<KpiPeriod> for PeriodView {
+    fn from(p: KpiPeriod) -> Self {
+        Self {
+            start: p.start,
+            end: p.end,
+            customers_registered: p.customers_registered,
+            offers_proposed: p.offers_proposed,
+            offers_declined: p.offers_declined,
+            offer_decline_rate: p.offer_decline_rate,
+            contracts_signed: p.contracts_signed,
+            contracts_terminated: p.contracts_terminated,
+            contracts_in_force_at_start: p.contracts_in_force_at_start,
+            churn_rate: p.churn_rate,
+            invoices_issued: p.invoices_issued,
+            payment_rejections: p.payment_rejections,
+            payment_rejection_rate: p.payment_rejection_rate,
+            tickets_opened: p.tickets_opened,
+            tickets_resolved: p.tickets_resolved,
+        }
+    }
+}
+
+/// The range and granularity `p` asks, checked (`from` ≤ `to`, at most
+/// [`MAX_PERIODS`] periods).
+pub fn period(p: &KpiParams) -> Result<(NaiveDate, NaiveDate, GranularityParam), ApiError> {
+    let to = p.to.unwrap_or_else(|| Utc::now().date_naive());
+    let granularity = p.granularity.unwrap_or(GranularityParam::Month);
+    let from = p.from.unwrap_or_else(|| {
+        to.with_day(1)
+            .and_then(|first| first.checked_sub_months(Months::new(11)))
+            .unwrap_or(to)
+    });
+    if from > to {
+        return Err(ApiError::bad_parameter(
+            "invalid_period",
+            "from",
+            "Période invalide : la date de début (« from ») suit la date de fin (« to »).",
+        ));
+    }
+    let days = (to - from).num_days() + 1;
+    let periods = match granularity {
+        GranularityParam::Day => days,
+        GranularityParam::Week => days / 7 + 2,
+        GranularityParam::Month => days / 28 + 1,
+    };
+    if periods > MAX_PERIODS {
+        return Err(ApiError::bad_parameter(
+            "period_too_long",
+            "from",
+            format!(
+                "Période trop longue : {MAX_PERIODS} périodes au plus ; choisissez une granularité plus large ou un début plus récent."
+            ),
+        ));
+    }
+    Ok((from, to, granularity))
+}
+
+/// The totals and the series of `p`'s period.
+pub async fn kpis_view(state: &AppState, p: &KpiParams) -> Result<KpisView, ApiError> {
+    let (from, to, granularity) = period(p)?;
+    let mut conn = state
+        .queries
+        .readers
+        .acquire(Department::Management)
+        .await?;
+    let totals: Kpis = lae_projections::kpis(&mut conn).await?;
+    let series = lae_projections::kpi_series(&mut conn, from, to, granularity.into()).await?;
+    conn.release();
+    Ok(KpisView {
+        customers: totals.customers,
+        offers_proposed: totals.offers_proposed,
+        offers_accepted: totals.offers_accepted,
+        offer_acceptance_rate: totals.offer_acceptance_rate,
+        contracts_in_force: totals.contracts_in_force,
+        invoices_issued: totals.invoices_issued,
+        invoices_unpaid: totals.invoices_unpaid,
+        payment_rejection_rate: totals.payment_rejection_rate,
+        tickets_open: totals.tickets_open,
+        from,
+        to,
+        granularity,
+        series: series.into_iter().map(PeriodView::from).collect(),
+    })
 }
 
 async fn kpis(
@@ -67,13 +209,62 @@ async fn kpis(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let NoParams {} = params::parse(query.as_deref())?;
-    let mut conn = state
-        .queries
-        .readers
-        .acquire(Department::Management)
-        .await?;
-    let figures = lae_projections::kpis(&mut conn).await?;
-    conn.release();
-    conditional::figures(&headers, &KpisView::from(figures))
+    let p: KpiParams = params::parse(query.as_deref())?;
+    let view = kpis_view(&state, &p).await?;
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if csv {
+        return Ok(csv_answer(&view));
+    }
+    conditional::figures(&headers, &view)
+}
+
+/// The series as CSV (one line per period, rates as decimals, empty when undefined).
+pub fn csv(view: &KpisView) -> String {
+    let mut out = String::from(
+        "start,end,customers_registered,offers_proposed,offers_declined,offer_decline_rate,\
+         contracts_signed,contracts_terminated,contracts_in_force_at_start,churn_rate,\
+         invoices_issued,payment_rejections,payment_rejection_rate,tickets_opened,tickets_resolved\n",
+    );
+    let rate = |r: Option<f64>| r.map(|r| format!("{r:.6}")).unwrap_or_default();
+    let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    for p in &view.series {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            day(p.start),
+            day(p.end),
+            p.customers_registered,
+            p.offers_proposed,
+            p.offers_declined,
+            rate(p.offer_decline_rate),
+            p.contracts_signed,
+            p.contracts_terminated,
+            p.contracts_in_force_at_start,
+            rate(p.churn_rate),
+            p.invoices_issued,
+            p.payment_rejections,
+            rate(p.payment_rejection_rate),
+            p.tickets_opened,
+            p.tickets_resolved,
+        ));
+    }
+    out
+}
+
+fn csv_answer(view: &KpisView) -> Response {
+    let mut response = (StatusCode::OK, csv(view)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"lae-indicateurs-{}-{}.csv\"",
+        view.from, view.to
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    response
 }

@@ -20,7 +20,7 @@ mod conditional;
 pub mod customer_service;
 pub mod inbox;
 pub mod legal;
-mod management;
+pub mod management;
 mod params;
 pub mod sales;
 pub mod search;
