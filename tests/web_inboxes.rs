@@ -216,3 +216,109 @@ async fn a_ticket_routed_to_billing_is_worked_there_then_sales_resolves_it() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_unidentified_caller_is_found_and_the_ticket_joins_their_card() {
+    let app = TestApp::spawn_with_pipeline("web_id").await;
+    let customer = register(
+        &app,
+        "Rousseau",
+        "Émile",
+        "+33655667788",
+        "emile@exemple.fr",
+    )
+    .await;
+    let (status, opened) = app
+        .post(
+            "/api/v1/tickets",
+            "customer_service",
+            json!({"channel": "mail", "reason": "Demande de documentation sans référence client"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{opened}");
+    let ticket = opened["id"].as_str().expect("ticket id").to_owned();
+    let queue = eventually(
+        &app,
+        "/api/v1/customer-service/tickets?to_identify=true",
+        "customer_service",
+        |b| b["items"].as_array().is_some_and(|i| i.len() == 1),
+    )
+    .await;
+    assert_eq!(queue["items"][0]["id"], ticket.as_str());
+    assert_eq!(queue["items"][0]["customer_id"], json!(null));
+
+    let browser = Browser::launch().await.expect("Chromium starts");
+    let page = browser.new_page().await.expect("a page");
+    page.set_viewport(1280, 900).await.expect("viewport");
+    assert_eq!(login(&page, &app, "customer-service").await, 200);
+    page.goto(&app.url("/desk/customer-service/tickets?to_identify=true"))
+        .await
+        .expect("queue");
+    let status = page
+        .click_and_wait("table tbody a.tag")
+        .await
+        .expect("identification page");
+    assert_eq!(status, 200);
+    assert!(
+        page.text("h1")
+            .await
+            .expect("title")
+            .contains("Demande de documentation")
+    );
+    page.fill("#q", "rousseau").await.expect("type");
+    let status = page
+        .click_and_wait("form[role=search] button[type=submit]")
+        .await
+        .expect("searched");
+    assert_eq!(status, 200);
+    assert!(
+        page.text("ul.results")
+            .await
+            .expect("results")
+            .contains("ROUSSEAU Émile")
+    );
+    accessible(&page, "identification").await;
+    shoot(&page, "08-identifier-appelant").await;
+    let status = page
+        .click_and_wait("ul.results button[type=submit]")
+        .await
+        .expect("linked");
+    assert_eq!(status, 200);
+    assert!(
+        page.url()
+            .await
+            .expect("url")
+            .contains(&format!("/desk/customer-service/customers/{customer}"))
+    );
+    assert!(
+        page.text(".notice")
+            .await
+            .expect("notice")
+            .contains("Ticket rattaché")
+    );
+    assert!(
+        page.text("main")
+            .await
+            .expect("card")
+            .contains("Demande de documentation sans référence client")
+    );
+    accessible(&page, "card after identification").await;
+
+    // Out of the "to identify" queue; a second identification is refused.
+    eventually(
+        &app,
+        "/api/v1/customer-service/tickets?to_identify=true",
+        "customer_service",
+        |b| b["items"].as_array().is_some_and(Vec::is_empty),
+    )
+    .await;
+    let (status, problem) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/identification"),
+            "customer_service",
+            json!({"customer_id": customer}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "caller_already_identified");
+}

@@ -161,6 +161,10 @@ impl ApiDoc {
             let problems: &[u16] = match rule.access {
                 // Login answers 401 for wrong credentials and 429 when locked.
                 Access::Public => &[400, 401, 413, 415, 422, 429, 500],
+                // A wrong current password counts as a failed login: 429 once locked.
+                _ if rule.path == "/api/v1/auth/password" => {
+                    &[400, 401, 403, 404, 409, 413, 415, 422, 429, 500]
+                }
                 _ => &[400, 401, 403, 404, 409, 413, 415, 422, 500],
             };
             for code in problems {

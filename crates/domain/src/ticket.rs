@@ -161,6 +161,16 @@ impl Ticket {
                     opened_at: Some(opening.opened_at),
                 }])
             }
+            TicketCommand::IdentifyCaller { customer_id, at } => {
+                let opening = self.open_at(at)?;
+                if opening.customer_id.is_some() {
+                    return Err(TicketError::AlreadyIdentified);
+                }
+                Ok(vec![TicketEvent::CallerIdentified {
+                    customer_id: Some(customer_id),
+                    at,
+                }])
+            }
             TicketCommand::ResolveTicket { resolution, at } => {
                 let opening = self.open_at(at)?;
                 Ok(vec![TicketEvent::TicketResolved {
@@ -210,6 +220,11 @@ impl Aggregate for Ticket {
                 self.department = Department::CustomerService;
             }
             TicketEvent::ActionRecorded { .. } => self.action_count += 1,
+            TicketEvent::CallerIdentified { customer_id, .. } => {
+                if let Some(opening) = &mut self.opening {
+                    opening.customer_id = customer_id;
+                }
+            }
             TicketEvent::TicketRouted { department, .. } => self.department = department,
             TicketEvent::TicketResolved { at, .. } => self.resolved_at = Some(at),
         }

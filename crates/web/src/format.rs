@@ -139,6 +139,7 @@ pub fn ticket_step(kind: &str) -> &'static str {
         "opened" => "Ouverture",
         "action" => "Action",
         "routed" => "Transmis",
+        "identified" => "Appelant identifié",
         "resolved" => "Résolution",
         _ => "Étape",
     }

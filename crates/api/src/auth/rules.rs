@@ -365,6 +365,12 @@ pub static RULES: &[Rule] = &[
         "Resolve a ticket (legal, sales, billing: tickets in their inbox)",
     ),
     rule(
+        Method::POST,
+        "/api/v1/tickets/{id}/identification",
+        CUSTOMER_SERVICE,
+        "Link the ticket of an unidentified caller to a customer",
+    ),
+    rule(
         Method::GET,
         "/api/v1/customer-service/customers",
         CUSTOMER_SERVICE,
@@ -635,6 +641,24 @@ pub static RULES: &[Rule] = &[
         "/desk/customer-service/tickets/{id}/resolution",
         CUSTOMER_SERVICE,
         "Resolve a ticket",
+    ),
+    page(
+        Method::GET,
+        "/desk/customer-service/tickets/{id}/identification",
+        CUSTOMER_SERVICE,
+        "Identify the caller of a ticket: search the customer",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/identification",
+        CUSTOMER_SERVICE,
+        "Link the ticket to the chosen customer",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/identification/search",
+        CUSTOMER_SERVICE,
+        "Customer search on the identification page",
     ),
     // The legal desk (crates/web/src/desks/legal.rs).
     page(

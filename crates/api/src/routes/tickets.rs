@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/actions", post(record_action))
         .route("/tickets/{id}/routing", post(route))
         .route("/tickets/{id}/resolution", post(resolve))
+        .route("/tickets/{id}/identification", post(identify))
 }
 
 /// Legal, sales and billing act only on the tickets their inbox holds (read from
@@ -177,9 +178,32 @@ async fn resolve(
     execute(&state.tickets, id, command, caller).await
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Identify {
+    /// The customer the caller turned out to be.
+    customer_id: CustomerId,
+}
+
+/// Links a ticket opened for an unidentified caller to a customer.
+async fn identify(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<TicketId>,
+    ValidJson(body): ValidJson<Identify>,
+) -> Result<Response, ApiError> {
+    require_customer(&state, &body.customer_id, "customer_id").await?;
+    let command = TicketCommand::IdentifyCaller {
+        customer_id: body.customer_id,
+        at: Utc::now(),
+    };
+    execute(&state.tickets, id, command, caller).await
+}
+
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.op::<Open, CommandAccepted>(Method::POST, "/api/v1/tickets", 201);
     doc.op::<Action, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/actions", 202);
     doc.op::<Route, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/routing", 202);
     doc.op::<Resolve, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/resolution", 202);
+    doc.op::<Identify, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/identification", 202);
 }

@@ -91,7 +91,7 @@ fn entries_are_sorted_unique_and_cover_every_aggregate() {
         aggregates,
         BTreeSet::from(["Contract", "Customer", "Invoice", "Offer", "Ticket"])
     );
-    assert_eq!(entries.len(), 8 + 4 + 3 + 4 + 4);
+    assert_eq!(entries.len(), 8 + 4 + 3 + 4 + 5);
 }
 
 #[test]
@@ -364,6 +364,7 @@ fn classification_follows_the_rules() {
             "TicketRouted",
             fields(&[("note", Contact), ("reason", Contact)]),
         ),
+        ("CallerIdentified", vec![]),
         ("TicketResolved", fields(&[("resolution", Contact)])),
         ("OfferAccepted", vec![]),
         ("ContractSigned", vec![]),

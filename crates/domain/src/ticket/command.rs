@@ -40,6 +40,14 @@ pub enum TicketCommand {
         /// A note for the receiving department, if any.
         note: Option<Note>,
     },
+    /// Links the ticket of a caller who was not identified when it was opened (a
+    /// prospect, an unknown mail) to the customer they turned out to be.
+    IdentifyCaller {
+        /// The customer.
+        customer_id: CustomerId,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Closes the ticket.
     ResolveTicket {
         /// How the request was resolved.

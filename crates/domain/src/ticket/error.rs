@@ -23,6 +23,9 @@ pub enum TicketError {
         /// The department holding the ticket.
         department: Department,
     },
+    /// `IdentifyCaller` on a ticket whose caller is known.
+    #[error("l'appelant de ce ticket est déjà identifié")]
+    AlreadyIdentified,
     /// A time earlier than the opening of the ticket.
     #[error("l'horodatage ne peut pas précéder l'ouverture du ticket ({})", french_datetime(.opened_at))]
     BeforeOpening {
@@ -45,9 +48,10 @@ impl Rejection for TicketError {
     fn kind(&self) -> RejectionKind {
         match self {
             Self::NotFound => RejectionKind::NotFound,
-            Self::AlreadyOpened | Self::Resolved | Self::AlreadyRoutedThere { .. } => {
-                RejectionKind::Conflict
-            }
+            Self::AlreadyOpened
+            | Self::Resolved
+            | Self::AlreadyRoutedThere { .. }
+            | Self::AlreadyIdentified => RejectionKind::Conflict,
             Self::BeforeOpening { .. } => RejectionKind::Invalid,
         }
     }
@@ -58,6 +62,7 @@ impl Rejection for TicketError {
             Self::AlreadyOpened => "ticket_already_opened",
             Self::Resolved => "ticket_resolved",
             Self::AlreadyRoutedThere { .. } => "already_routed_there",
+            Self::AlreadyIdentified => "caller_already_identified",
             Self::BeforeOpening { .. } => "time_before_opening",
         }
     }
@@ -69,6 +74,7 @@ impl Rejection for TicketError {
             | Self::AlreadyOpened
             | Self::Resolved
             | Self::AlreadyRoutedThere { .. } => None,
+            Self::AlreadyIdentified => Some("customer_id"),
         }
     }
 }

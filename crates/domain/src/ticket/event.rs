@@ -62,6 +62,14 @@ pub enum TicketEvent {
         #[serde(default)]
         opened_at: Option<DateTime<Utc>>,
     },
+    /// The caller of a ticket opened without a customer was identified: the ticket and
+    /// its later events belong to that customer.
+    CallerIdentified {
+        /// The customer the caller turned out to be.
+        customer_id: Option<CustomerId>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The ticket was closed.
     TicketResolved {
         /// The ticket's customer, if identified.
@@ -79,6 +87,7 @@ impl DomainEvent for TicketEvent {
             Self::TicketOpened { .. } => "TicketOpened",
             Self::ActionRecorded { .. } => "ActionRecorded",
             Self::TicketRouted { .. } => "TicketRouted",
+            Self::CallerIdentified { .. } => "CallerIdentified",
             Self::TicketResolved { .. } => "TicketResolved",
         }
         .to_owned()
@@ -110,9 +119,8 @@ const RESOLVED: &[PersonalField] = &[personal("resolution", DataCategory::Contac
 impl Classified for TicketEvent {
     fn subject_field(event_type: &str) -> Option<&'static str> {
         match event_type {
-            "TicketOpened" | "ActionRecorded" | "TicketRouted" | "TicketResolved" => {
-                Some("customer_id")
-            }
+            "TicketOpened" | "ActionRecorded" | "TicketRouted" | "CallerIdentified"
+            | "TicketResolved" => Some("customer_id"),
             _ => None,
         }
     }
@@ -160,6 +168,10 @@ pub(crate) fn build_examples() -> Result<Vec<TicketEvent>, ExampleError> {
             reason: Some("Demande de changement de RIB pour le prélèvement".parse()?),
             channel: Some(Channel::Phone),
             opened_at: Some(at(2024, 9, 2, 9, 14)?),
+        },
+        TicketEvent::CallerIdentified {
+            customer_id,
+            at: at(2024, 9, 2, 9, 30)?,
         },
         TicketEvent::TicketResolved {
             customer_id,

@@ -333,3 +333,50 @@ fn rejections_map_to_kind_code_and_field() {
         assert_eq!(error.to_string(), message, "{error:?}");
     }
 }
+
+fn identify(when: DateTime<Utc>) -> TicketCommand {
+    TicketCommand::IdentifyCaller {
+        customer_id: v(CUSTOMER),
+        at: when,
+    }
+}
+
+#[test]
+fn an_unidentified_caller_is_linked_to_the_customer_and_later_events_carry_them() {
+    let identified = TicketEvent::CallerIdentified {
+        customer_id: customer(),
+        at: at(2024, 9, 2, 9, 30),
+    };
+    Framework::with(())
+        .given(vec![opened(None)])
+        .when(identify(at(2024, 9, 2, 9, 30)))
+        .then_expect_events(vec![identified.clone()]);
+    // The next action names the customer, so its text is sealed with their key.
+    Framework::with(())
+        .given(vec![opened(None), identified])
+        .when(record(at(2024, 9, 2, 9, 40)))
+        .then_expect_events(vec![TicketEvent::ActionRecorded {
+            customer_id: customer(),
+            action: v("Formulaire envoyé"),
+            at: at(2024, 9, 2, 9, 40),
+            operator: v("Karim Benali"),
+        }]);
+}
+
+#[test]
+fn a_known_caller_or_a_closed_ticket_cannot_be_identified() {
+    Framework::with(())
+        .given(vec![opened(customer())])
+        .when(identify(at(2024, 9, 2, 9, 30)))
+        .then_expect_error(TicketError::AlreadyIdentified);
+    Framework::with(())
+        .given(vec![opened(None), resolved()])
+        .when(identify(at(2024, 9, 4, 9, 30)))
+        .then_expect_error(TicketError::Resolved);
+    Framework::with(())
+        .given(vec![opened(None)])
+        .when(identify(at(2024, 9, 1, 9, 30)))
+        .then_expect_error(TicketError::BeforeOpening {
+            opened_at: opened_at(),
+        });
+}

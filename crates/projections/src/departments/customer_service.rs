@@ -151,6 +151,10 @@ fn apply_ticket(row: Option<TicketRow>, d: &Decoded<'_>, event: &TicketEvent) ->
             row.department = Some(department.as_str().to_owned());
             row.last_activity_at = Some(*at);
         }
+        TicketEvent::CallerIdentified { customer_id, at } => {
+            row.customer_id = customer_id.map(|c| *c.as_uuid());
+            row.last_activity_at = Some(*at);
+        }
         TicketEvent::TicketResolved { resolution, at, .. } => {
             row.status = Some("resolved".to_owned());
             row.resolution = Some(resolution.as_str().to_owned());
@@ -207,6 +211,7 @@ fn history_row(d: &Decoded<'_>, event: &TicketEvent) -> TicketHistoryRow {
             department: Some(department.as_str().to_owned()),
             ..base("routed", *at)
         },
+        TicketEvent::CallerIdentified { at, .. } => base("identified", *at),
         TicketEvent::TicketResolved { resolution, at, .. } => TicketHistoryRow {
             text: Some(resolution.as_str().to_owned()),
             ..base("resolved", *at)

@@ -60,7 +60,7 @@ pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
     aggregate_type == "Ticket"
         && matches!(
             event_type,
-            "TicketRouted" | "ActionRecorded" | "TicketResolved"
+            "TicketRouted" | "ActionRecorded" | "CallerIdentified" | "TicketResolved"
         )
 }
 
@@ -142,6 +142,15 @@ pub(crate) async fn write(
                         text: Some(action.as_str().to_owned()),
                     });
                 }
+            }
+            TicketEvent::CallerIdentified { customer_id, .. } => {
+                tickets.update(d.id, |row| {
+                    let mut row = row.unwrap_or_else(|| empty(d.id, d.envelope.recorded_at));
+                    if row.held {
+                        row.customer_id = customer_id.map(|c| *c.as_uuid());
+                    }
+                    stamp(row, d)
+                });
             }
             TicketEvent::TicketOpened { .. } => {}
         }

@@ -445,6 +445,10 @@ async fn card(
         ("ok=resolved", "Ticket clos."),
         ("ok=routed", "Ticket transmis."),
         ("ok=action", "Action enregistrée."),
+        (
+            "ok=identified",
+            "Ticket rattaché à ce client : il figure dans son historique.",
+        ),
     ]
     .iter()
     .find(|(key, _)| query.split('&').any(|p| p == *key))
@@ -966,6 +970,8 @@ struct QueueQuery {
     #[serde(default)]
     department: String,
     #[serde(default)]
+    to_identify: String,
+    #[serde(default)]
     cursor: String,
 }
 
@@ -1014,6 +1020,7 @@ async fn queue(
         channel: some(&filter.channel),
         reason: reason_label,
         department: some(&filter.department),
+        to_identify: Some(filter.to_identify == "true"),
         limit: Some(50),
         cursor: some(&filter.cursor),
     };
@@ -1045,8 +1052,10 @@ async fn queue(
             actions: t.actions,
         })
         .collect();
-    let filtered =
-        !(filter.channel.is_empty() && filter.reason.is_empty() && filter.department.is_empty());
+    let filtered = !(filter.channel.is_empty()
+        && filter.reason.is_empty()
+        && filter.department.is_empty()
+        && filter.to_identify.is_empty());
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

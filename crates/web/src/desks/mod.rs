@@ -5,6 +5,7 @@ pub mod admin;
 pub mod billing;
 pub mod customer_service;
 mod home;
+mod identification;
 mod inbox;
 pub mod legal;
 mod lookup;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/desk", get(home::desk))
         .route("/desk/audit", get(home::soon))
         .merge(customer_service::router())
+        .merge(identification::router())
         .merge(legal::router())
         .merge(sales::router())
         .merge(billing::router())

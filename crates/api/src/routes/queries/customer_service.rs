@@ -183,6 +183,9 @@ pub struct QueueParams {
     pub reason: Option<String>,
     /// The department the ticket sits with (`customer_service`, `legal`, ...).
     pub department: Option<String>,
+    /// `true`: only the tickets whose caller is not identified yet (to link to a
+    /// customer).
+    pub to_identify: Option<bool>,
     /// Rows per page (50 unless given).
     #[schemars(range(min = 1, max = 200))]
     pub limit: Option<u32>,
@@ -224,6 +227,7 @@ struct QueueFilter {
     channel: Option<String>,
     reason: Option<String>,
     department: Option<String>,
+    to_identify: bool,
 }
 
 /// Where a page of the queue starts: the previous page's last (opened_at, id).
@@ -249,6 +253,7 @@ pub async fn open_tickets(state: &AppState, p: &QueueParams) -> Result<QueuePage
         department: params::text("department", p.department.as_deref())?
             .map(|d| search::parsed("department", d.parse::<lae_domain::Department>()))
             .transpose()?,
+        to_identify: p.to_identify.unwrap_or(false),
     };
     let limit = params::limit(p.limit, search::DEFAULT_LIMIT, search::MAX_LIMIT)?;
     let scope = serde_json::to_vec(&("ticket_queue", &filter)).map_err(ApiError::internal)?;
@@ -285,6 +290,9 @@ pub async fn open_tickets(state: &AppState, p: &QueueParams) -> Result<QueuePage
         sql.push(" AND coalesce(t.department, 'customer_service') = ")
             .push_bind(department.clone());
     }
+    if filter.to_identify {
+        sql.push(" AND t.customer_id IS NULL");
+    }
     if let Some(QueueAfter(at, id)) = &after {
         sql.push(format!(
             " AND (coalesce(t.opened_at, {END}), t.ticket_id) > (coalesce("
@@ -312,6 +320,27 @@ pub async fn open_tickets(state: &AppState, p: &QueueParams) -> Result<QueuePage
         None
     };
     Ok(QueuePage { items, next_cursor })
+}
+
+/// One open ticket of the queue (404 when there is none, or it is resolved).
+pub async fn open_ticket(state: &AppState, id: Uuid) -> Result<QueueItem, ApiError> {
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let item: Option<QueueItem> = sqlx::query_as(
+        "SELECT t.ticket_id, t.channel, t.reason, t.operator, t.opened_at, t.department, \
+                t.actions, t.last_activity_at, t.customer_id, c.customer_number, \
+                c.last_name, c.first_name \
+           FROM customer_service.tickets t \
+           LEFT JOIN customer_service.customers c ON c.customer_id = t.customer_id \
+          WHERE t.ticket_id = $1 AND t.status = 'open'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    conn.release();
+    item.ok_or(ApiError::NotFound {
+        code: "ticket_not_found",
+        detail: "Aucun ticket ouvert à cette adresse.".into(),
+    })
 }
 
 fn invalid_queue_cursor() -> ApiError {
