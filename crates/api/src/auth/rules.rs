@@ -371,6 +371,12 @@ pub static RULES: &[Rule] = &[
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
     ),
     rule(
+        Method::POST,
+        "/api/v1/customer-service/customers/search",
+        CUSTOMER_SERVICE,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
+    ),
+    rule(
         Method::GET,
         "/api/v1/customer-service/customers/{id}",
         CUSTOMER_SERVICE,
@@ -393,6 +399,12 @@ pub static RULES: &[Rule] = &[
         "/api/v1/legal/customers",
         LEGAL,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/legal/customers/search",
+        LEGAL,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
     ),
     rule(
         Method::GET,
@@ -431,6 +443,12 @@ pub static RULES: &[Rule] = &[
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
     ),
     rule(
+        Method::POST,
+        "/api/v1/sales/customers/search",
+        SALES,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
+    ),
+    rule(
         Method::GET,
         "/api/v1/sales/customers/{id}",
         SALES,
@@ -453,6 +471,12 @@ pub static RULES: &[Rule] = &[
         "/api/v1/billing/customers",
         BILLING,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/customers/search",
+        BILLING,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
     ),
     rule(
         Method::GET,
