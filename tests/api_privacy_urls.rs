@@ -294,7 +294,11 @@ async fn no_cursor_location_or_link_holds_personal_data() {
             (json!({ "phone": "12" }), "phone", 400),
             (json!({ "q": EMAIL, "name": "x" }), "q", 400),
             (json!({ "limit": 0 }), "limit", 400),
-            (json!({ "name": "Quetz", "cursor": "bm9wZQ" }), "cursor", 400),
+            (
+                json!({ "name": "Quetz", "cursor": "bm9wZQ" }),
+                "cursor",
+                400,
+            ),
         ] {
             let response = send(&app, reqwest::Method::POST, &search, role, Some(&body)).await;
             let (status, problem) = checked_json(&search, response).await;

@@ -314,7 +314,13 @@ pub static RULES: &[Rule] = &[
         Method::GET,
         "/api/v1/contracts/documents/{sha256}",
         LEGAL,
-        "A signed contract document",
+        "A signed contract document by digest (?purpose= required; written to the access log)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/contracts/{id}/document",
+        LEGAL,
+        "A contract's signed document (?purpose= required; written to the access log)",
     ),
     rule(
         Method::POST,
@@ -705,10 +711,10 @@ pub static RULES: &[Rule] = &[
         "Terminate a contract with a reason",
     ),
     page(
-        Method::GET,
+        Method::POST,
         "/desk/legal/contracts/{id}/document",
         LEGAL,
-        "The signed PDF of a contract (?download=1 to save it)",
+        "The signed PDF of a contract, read for a purpose (access-logged; download=1 to save it)",
     ),
     page(
         Method::GET,
