@@ -384,6 +384,8 @@ async fn document(
 ) -> Result<Response, ApiError> {
     let p: DocumentParams = super::queries::params::parse(query.as_deref())?;
     let download = document_download(p.download)?;
+    // No purpose, no lookup.
+    super::queries::params::purpose(p.purpose.as_deref())?;
     let mut conn = state
         .queries
         .readers
