@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: privacy::Keys,
     },
+    /// Signed contract documents: seal those stored in clear before sealing existed.
+    Documents {
+        #[command(subcommand)]
+        action: privacy::Documents,
+    },
     /// Manage user accounts (the first administrator is created here or from
     /// LAE_BOOTSTRAP_ADMIN_USER / LAE_BOOTSTRAP_ADMIN_PASSWORD).
     Users {
@@ -111,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Users { action } => users::run(action).await?,
         Command::Customers { action } => privacy::customers(action).await?,
         Command::Keys { action } => privacy::keys(action).await?,
+        Command::Documents { action } => privacy::documents(action).await?,
         Command::Relay => components::relay().await?,
         Command::Audit { action } => exit_with(audit::run(action).await?),
         Command::Backup { out } => audit::backup(out).await?,

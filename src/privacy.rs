@@ -1,5 +1,5 @@
-//! `lae customers erase` and `lae keys ...`: erasure and master-key management from
-//! the command line (see `lae_store::crypto` and `lae_api::erasure`).
+//! `lae customers erase`, `lae keys ...` and `lae documents seal`: erasure, master-key
+//! management and the sealing of old clear documents from the command line (see `lae_store::crypto` and `lae_api::erasure`).
 
 use std::sync::Arc;
 
@@ -43,6 +43,30 @@ pub enum Keys {
     /// How many data keys exist per category, how many are wrapped by a key other
     /// than the current one, and how many subjects were erased.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Documents {
+    /// Seal every signed document still stored in clear (written before documents
+    /// were sealed, or imported by `lae migrate`) with the health key of each customer
+    /// whose contract references it, then delete the clear row; a document of erased
+    /// customers only is deleted. Prints what it did. Safe to interrupt and re-run.
+    Seal,
+}
+
+pub async fn documents(action: Documents) -> anyhow::Result<()> {
+    let Documents::Seal = action;
+    let settings = Settings::from_env().context("reading configuration")?;
+    let masters = master_keys(&settings)?;
+    db::prepare(&settings.db)
+        .await
+        .context("preparing the database")?;
+    let owner = owner_pool(&settings).await?;
+    let report = lae_store::documents::seal_clear(&owner, &Keyring::all(masters))
+        .await
+        .context("sealing the clear documents")?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 fn operator() -> String {

@@ -227,7 +227,8 @@ async fn accepting_an_offer_requests_the_contract_from_legal() {
     );
     assert_ne!(metadata["causation_id"], offer_events[1].3["causation_id"]);
 
-    // Legal signs it with the document; the bytes are kept, the event holds the digest.
+    // Legal signs it with the document; the bytes are kept sealed, the event holds the
+    // digest of the clear document.
     let pdf = b"%PDF-1.4\n% contrat CT-000001-1\n%%EOF\n";
     let (status, signed) = app
         .post(
@@ -246,13 +247,27 @@ async fn accepting_an_offer_requests_the_contract_from_legal() {
         .expect("digest")
         .to_owned();
     assert_eq!(signed_payload["document"]["size_bytes"], pdf.len());
+    // Kept sealed with the customer's key, under a key of its own: never in clear.
+    let subject: uuid::Uuid = customer.parse().expect("customer id");
     let stored: Vec<u8> =
         sqlx::query_scalar("SELECT content FROM contract_documents WHERE sha256 = $1")
-            .bind(&digest)
+            .bind(lae_store::documents::storage_key(subject, &digest))
             .fetch_one(&app.pool)
             .await
             .expect("document stored");
-    assert_eq!(stored, pdf);
+    assert!(stored.len() > pdf.len(), "sealed: nonce and tag");
+    assert!(
+        !stored.windows(16).any(|w| pdf.windows(16).any(|p| p == w)),
+        "no run of the clear bytes in the sealed row"
+    );
+    let clear: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM contract_documents WHERE sha256 = $1")
+            .bind(&digest)
+            .fetch_one(&app.pool)
+            .await
+            .expect("count");
+    assert_eq!(clear, 0, "no clear row");
+    // Reading it needs a purpose (the read itself: tests/privacy_documents.rs).
     let response = app
         .client
         .get(app.url(&format!("/api/v1/contracts/documents/{digest}")))
@@ -260,8 +275,9 @@ async fn accepting_an_offer_requests_the_contract_from_legal() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.bytes().await.expect("bytes").as_ref(), pdf);
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.expect("problem");
+    assert_eq!(problem["field"], "purpose", "{problem}");
 
     let (status, _) = app
         .post(

@@ -331,7 +331,7 @@ async fn pages_are_guarded_headed_and_refuse_bad_input_without_writing() {
     }
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(page.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(page.headers()["referrer-policy"], "same-origin");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.expect("html");
     assert!(

@@ -10,7 +10,7 @@
 mod common;
 
 use common::TestApp;
-use common::web::{accessible, cookie_session, eventually, login, register, shoot};
+use common::web::{accessible, cookie_session, eventually, form_token, login, register, shoot};
 use lae_browser::Browser;
 
 /// A small but well-formed PDF.
@@ -221,12 +221,44 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     assert!(main.contains("CT-2026-0042"), "{main}");
     accessible(&page, "signed contract").await;
     shoot(&page, "13-juridique-contrat-signe").await;
+    // The PDF opens for a purpose only, written to the access log first.
+    assert!(main.contains("Motif de la consultation"), "{main}");
     let (client, cookie) = cookie_session(&app, "legal").await;
-    let document = client
-        .get(app.url(&format!(
-            "/desk/legal/contracts/{contract}/document?download=1"
-        )))
+    let contract_page = client
+        .get(app.url(&format!("/desk/legal/contracts/{contract}")))
         .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("contract page");
+    let token = form_token(&contract_page.text().await.expect("html"));
+    let document_url = app.url(&format!("/desk/legal/contracts/{contract}/document"));
+    let without_purpose = client
+        .post(&document_url)
+        .header("cookie", &cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("purpose", " "),
+            ("download", "1"),
+        ])
+        .send()
+        .await
+        .expect("document");
+    assert_eq!(without_purpose.status(), 400);
+    assert!(
+        without_purpose
+            .text()
+            .await
+            .expect("html")
+            .contains("journal des accès")
+    );
+    let document = client
+        .post(&document_url)
+        .header("cookie", &cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("purpose", "Contrôle de la signature"),
+            ("download", "1"),
+        ])
         .send()
         .await
         .expect("document");
@@ -238,7 +270,20 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
         headers["content-disposition"]
             .to_str()
             .expect("ascii")
-            .starts_with("attachment; filename=\"contrat-signe.pdf\"")
+            .starts_with("attachment; filename=\"contrat-CT-2026-0042.pdf\"")
+    );
+    let logged: Vec<(String, String)> = sqlx::query_as(
+        "SELECT what, purpose FROM audit.access_log WHERE what = 'contract_document'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("access log");
+    assert_eq!(
+        logged,
+        vec![(
+            "contract_document".to_owned(),
+            "Contrôle de la signature".to_owned()
+        )]
     );
     assert_eq!(document.bytes().await.expect("bytes").as_ref(), PDF);
 
@@ -267,7 +312,8 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     );
     let logged = |pool: sqlx::PgPool, customer: String| async move {
         sqlx::query_as::<_, (String, String)>(
-            "SELECT what, purpose FROM audit.access_log WHERE customer_id = $1 ORDER BY id",
+            "SELECT what, purpose FROM audit.access_log \
+             WHERE customer_id = $1 AND what = 'health' ORDER BY id",
         )
         .bind(customer)
         .fetch_all(&pool)

@@ -1,13 +1,17 @@
-//! Opaque, signed keyset cursors for paginated lists.
+//! Opaque, sealed keyset cursors for paginated lists.
 //!
-//! A cursor is the sort key of the last row of a page, as JSON, followed by an
-//! HMAC-SHA256 tag (truncated to 128 bits) over that position and the *scope* of the
-//! list (the department and the normalised search criteria), both base64url:
-//! `<position>.<tag>`. A cursor that was edited, forged, or taken from another search is
-//! refused instead of silently paging somewhere else. The key is derived from the token
-//! signing key, so that every instance sharing `LAE_JWT_SECRET` accepts the others'
-//! cursors; it is a process-random key otherwise, like the tokens.
+//! A cursor is the sort key of the last row of a page (a customer's folded name, a
+//! contract's date...) as JSON, encrypted and authenticated with AES-256-GCM under the
+//! cursor key, the *scope* of the list (the department and the normalised search
+//! criteria) as associated data: `base64url(version ‖ nonce ‖ ciphertext ‖ tag)`. Nothing
+//! of the position can be read from the cursor (a name in a cursor would reach proxy and
+//! access logs with the URL), and a cursor that was edited, forged, or taken from another
+//! search is refused instead of silently paging somewhere else. The key is derived from
+//! the token signing key, so that every instance sharing `LAE_JWT_SECRET` accepts the
+//! others' cursors; it is a process-random key otherwise, like the tokens.
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -17,12 +21,15 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Bytes of the tag kept in a cursor.
-const TAG_BYTES: usize = 16;
+/// The first byte of every cursor: its format (1 was a signed, readable position).
+const FORMAT: u8 = 2;
+/// Bytes of the random nonce of each cursor (96 bits: a key seals one cursor per page
+/// served; for 2³² pages the chance of a repeated nonce stays below 2⁻³²).
+const NONCE_LEN: usize = 12;
 
-/// The key cursors are signed with.
+/// The key cursors are sealed with.
 #[derive(Clone)]
-pub struct CursorKey([u8; 32]);
+pub struct CursorKey(Aes256Gcm);
 
 impl std::fmt::Debug for CursorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,52 +43,71 @@ impl CursorKey {
     #[must_use]
     pub fn derive(secret: &[u8]) -> Self {
         let mut mac = mac_with(secret);
-        mac.update(b"lae-api keyset cursor v1");
-        Self(mac.finalize().into_bytes().into())
+        mac.update(b"lae-api keyset cursor v2 (aes-256-gcm)");
+        let bytes: [u8; 32] = mac.finalize().into_bytes().into();
+        Self::from_bytes(&bytes)
     }
 
     /// A key of this process only (cursors die with it).
     #[must_use]
     pub fn random() -> Self {
-        Self(rand::random())
+        Self::from_bytes(&rand::random::<[u8; 32]>())
+    }
+
+    fn from_bytes(bytes: &[u8; 32]) -> Self {
+        Self(Aes256Gcm::new(bytes.into()))
     }
 
     /// The cursor of `position` within `scope`.
     pub fn seal<P: Serialize>(&self, scope: &[u8], position: &P) -> Result<String, CursorError> {
         let position = serde_json::to_vec(position).map_err(|_| CursorError)?;
-        let tag = self.tag(scope, &position).finalize().into_bytes();
-        let engine = URL_SAFE_NO_PAD;
-        Ok(format!(
-            "{}.{}",
-            engine.encode(&position),
-            engine.encode(&tag[..TAG_BYTES])
-        ))
+        let nonce: [u8; NONCE_LEN] = rand::random();
+        let ciphertext = self
+            .0
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &position,
+                    aad: &aad(scope),
+                },
+            )
+            .map_err(|_| CursorError)?;
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(FORMAT);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        Ok(URL_SAFE_NO_PAD.encode(sealed))
     }
 
     /// The position of a cursor sealed by [`CursorKey::seal`] within the same `scope`.
     pub fn open<P: DeserializeOwned>(&self, scope: &[u8], cursor: &str) -> Result<P, CursorError> {
-        let (position, tag) = cursor.split_once('.').ok_or(CursorError)?;
-        let engine = URL_SAFE_NO_PAD;
-        let position = engine.decode(position).map_err(|_| CursorError)?;
-        let tag = engine.decode(tag).map_err(|_| CursorError)?;
-        if tag.len() != TAG_BYTES {
+        let sealed = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| CursorError)?;
+        let (&format, rest) = sealed.split_first().ok_or(CursorError)?;
+        if format != FORMAT || rest.len() < NONCE_LEN {
             return Err(CursorError);
         }
-        // Constant-time comparison of the truncated tag.
-        self.tag(scope, &position)
-            .verify_truncated_left(&tag)
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let position = self
+            .0
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad(scope),
+                },
+            )
             .map_err(|_| CursorError)?;
         serde_json::from_slice(&position).map_err(|_| CursorError)
     }
+}
 
-    fn tag(&self, scope: &[u8], position: &[u8]) -> HmacSha256 {
-        let mut mac = mac_with(&self.0);
-        // Length-prefixed, so that no (scope, position) pair reads as another.
-        mac.update(&(scope.len() as u64).to_be_bytes());
-        mac.update(scope);
-        mac.update(position);
-        mac
-    }
+/// The associated data of a cursor: its list, length-prefixed.
+fn aad(scope: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(24 + scope.len());
+    aad.extend_from_slice(b"lae cursor\0");
+    aad.extend_from_slice(&(scope.len() as u64).to_be_bytes());
+    aad.extend_from_slice(scope);
+    aad
 }
 
 fn mac_with(key: &[u8]) -> HmacSha256 {
@@ -106,6 +132,18 @@ mod tests {
         let cursor = key.seal(b"sales|martin", &position).expect("sealed");
         let opened: (String, String, u32) = key.open(b"sales|martin", &cursor).expect("opens");
         assert_eq!(opened, position);
+        // Nothing of the position shows, in any base64 alphabet or in clear.
+        let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64url");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !cursor.contains("martin") && !text.contains("martin"),
+            "{cursor}"
+        );
+        assert_ne!(
+            cursor,
+            key.seal(b"sales|martin", &position).expect("sealed"),
+            "a fresh nonce per cursor"
+        );
 
         assert!(
             key.open::<(String, String, u32)>(b"legal|martin", &cursor)
@@ -129,7 +167,7 @@ mod tests {
                 "{tampered}"
             );
         }
-        for garbage in ["", ".", "abc", "abc.def", "%%%.%%%"] {
+        for garbage in ["", ".", "abc", "abc.def", "%%%.%%%", "AgAAAAAAAAAAAAAAAA"] {
             assert!(key.open::<(String, String, u32)>(b"s", garbage).is_err());
         }
     }

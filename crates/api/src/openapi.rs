@@ -107,6 +107,21 @@ impl ApiDoc {
         );
     }
 
+    /// A `GET` answering 200 with bytes (a document), its query parameters the fields
+    /// of `P`.
+    pub fn read_bytes<P: JsonSchema>(&mut self, path: &'static str) {
+        self.operations.insert(
+            (Method::GET, path),
+            Operation {
+                request: None,
+                status: 200,
+                response: None,
+                parameters: query_parameters::<P>(),
+                conditional: false,
+            },
+        );
+    }
+
     /// An operation without a JSON body either way (e.g. 204, or bytes).
     pub fn bare(&mut self, method: Method, path: &'static str, status: u16) {
         self.operations.insert(

@@ -20,6 +20,8 @@ pub const MAX_PAGE: usize = 1_000;
 pub enum AccessKind {
     Health,
     Iban,
+    /// A signed contract document.
+    ContractDocument,
 }
 
 impl AccessKind {
@@ -27,6 +29,7 @@ impl AccessKind {
         match self {
             Self::Health => "health",
             Self::Iban => "iban",
+            Self::ContractDocument => "contract_document",
         }
     }
 
@@ -34,6 +37,7 @@ impl AccessKind {
         match text {
             "health" => Ok(Self::Health),
             "iban" => Ok(Self::Iban),
+            "contract_document" => Ok(Self::ContractDocument),
             other => Err(AuditError::BackupFormat(format!(
                 "unknown access kind {other:?}"
             ))),

@@ -41,19 +41,17 @@ pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; \
      base-uri 'none'; frame-ancestors 'none'";
 
-/// The headers of every page, refusals included: the pages' policy, no referrer
-/// beyond this site (same-origin posts keep a real `Origin`: with `no-referrer` a
-/// browser sends `Origin: null`, which the forms' origin check refuses), no MIME
-/// sniffing, and no caching of personal data unless the answer says otherwise.
+/// The headers of every page, refusals included: the pages' policy, no MIME sniffing,
+/// and no caching of personal data unless the answer says otherwise. The
+/// `Referrer-Policy` (`no-referrer`) is set for every answer, pages included, by the
+/// one layer of [`lae_api::routes::compose`]; the forms' origin check accepts the
+/// `Origin: null` a browser sends under that policy only with `Sec-Fetch-Site:
+/// same-origin` ([`session::same_origin`]).
 pub fn page_headers(headers: &mut axum::http::HeaderMap) {
     use axum::http::{HeaderValue, header};
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_CSP),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -66,6 +64,7 @@ pub fn page_headers(headers: &mut axum::http::HeaderMap) {
 
 /// The API and the desks, as `lae serve` runs them.
 pub fn app(state: AppState) -> Router {
-    lae_api::routes::compose(state.clone(), desks::router(state))
-        .layer(axum::middleware::from_fn(refusals::as_pages))
+    lae_api::routes::compose(state.clone(), desks::router(state), |routes| {
+        routes.layer(axum::middleware::from_fn(refusals::as_pages))
+    })
 }

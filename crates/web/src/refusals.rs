@@ -42,7 +42,8 @@ struct RefusalPage {
     login: bool,
 }
 
-/// The outermost layer of [`crate::app`].
+/// The outermost layer of the desks' routes in [`crate::app`] (inside the security
+/// headers and request ids of [`lae_api::routes::compose`]).
 pub async fn as_pages(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     if is_api(&path) {
@@ -50,6 +51,12 @@ pub async fn as_pages(req: Request, next: Next) -> Response {
     }
     let had_session = lae_api::auth::session::cookie_token(req.headers()).is_some();
     let htmx = req.headers().contains_key("hx-request");
+    // Set on the request by the outermost layer (the answer gets it only after this one).
+    let reference = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let response = next.run(req).await;
     let is_problem = response
         .headers()
@@ -60,11 +67,6 @@ pub async fn as_pages(req: Request, next: Next) -> Response {
         return response;
     }
     let status = response.status();
-    let reference = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
         .await
         .unwrap_or_default();

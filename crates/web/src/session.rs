@@ -125,10 +125,24 @@ fn renewal(state: &AppState, headers: &HeaderMap, claims: Option<&Claims>) -> Op
 
 /// Refuses a post sent from another site (`Origin` of another host), before anything
 /// else is read: a second line behind the form token and the SameSite cookie.
+///
+/// Every answer says `Referrer-Policy: no-referrer`, under which a browser sends
+/// `Origin: null` with a form it posts. `null` passes only with `Sec-Fetch-Site:
+/// same-origin`, a header that browsers set themselves and no page may forge; a `null`
+/// from a sandboxed frame or another site comes with `cross-site` (or nothing) and is
+/// refused.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
+    if origin.as_bytes() == b"null" {
+        let fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+        return if fetch_site == Some(b"same-origin") {
+            Ok(())
+        } else {
+            Err(forged())
+        };
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin
         .to_str()
@@ -138,5 +152,44 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     match (origin_host, host) {
         (Some(o), Some(h)) if o == h => Ok(()),
         _ => Err(forged()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::HOST, HeaderValue::from_static("lae.example:8080"));
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn posts_from_this_site_pass_and_others_are_refused() {
+        for (pairs, passes) in [
+            (&[][..], true),
+            (&[("origin", "https://lae.example:8080")][..], true),
+            (&[("origin", "https://evil.example")][..], false),
+            // What a browser sends under `Referrer-Policy: no-referrer`.
+            (
+                &[("origin", "null"), ("sec-fetch-site", "same-origin")][..],
+                true,
+            ),
+            (
+                &[("origin", "null"), ("sec-fetch-site", "cross-site")][..],
+                false,
+            ),
+            (
+                &[("origin", "null"), ("sec-fetch-site", "same-site")][..],
+                false,
+            ),
+            (&[("origin", "null")][..], false),
+        ] {
+            assert_eq!(same_origin(&headers(pairs)).is_ok(), passes, "{pairs:?}");
+        }
     }
 }

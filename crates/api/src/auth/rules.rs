@@ -314,7 +314,13 @@ pub static RULES: &[Rule] = &[
         Method::GET,
         "/api/v1/contracts/documents/{sha256}",
         LEGAL,
-        "A signed contract document",
+        "A signed contract document by digest (?purpose= required; written to the access log)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/legal/contracts/{id}/document",
+        LEGAL,
+        "A contract's signed document (?purpose= required; written to the access log)",
     ),
     rule(
         Method::POST,
@@ -377,6 +383,12 @@ pub static RULES: &[Rule] = &[
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
     ),
     rule(
+        Method::POST,
+        "/api/v1/customer-service/customers/search",
+        CUSTOMER_SERVICE,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
+    ),
+    rule(
         Method::GET,
         "/api/v1/customer-service/customers/{id}",
         CUSTOMER_SERVICE,
@@ -399,6 +411,12 @@ pub static RULES: &[Rule] = &[
         "/api/v1/legal/customers",
         LEGAL,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/legal/customers/search",
+        LEGAL,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
     ),
     rule(
         Method::GET,
@@ -437,6 +455,12 @@ pub static RULES: &[Rule] = &[
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
     ),
     rule(
+        Method::POST,
+        "/api/v1/sales/customers/search",
+        SALES,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
+    ),
+    rule(
         Method::GET,
         "/api/v1/sales/customers/{id}",
         SALES,
@@ -459,6 +483,12 @@ pub static RULES: &[Rule] = &[
         "/api/v1/billing/customers",
         BILLING,
         "Search customers (name prefix, e-mail, phone, number), a page at a time",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/customers/search",
+        BILLING,
+        "The same search, its criteria in a JSON body (kept out of URLs and logs)",
     ),
     rule(
         Method::GET,
@@ -705,10 +735,10 @@ pub static RULES: &[Rule] = &[
         "Terminate a contract with a reason",
     ),
     page(
-        Method::GET,
+        Method::POST,
         "/desk/legal/contracts/{id}/document",
         LEGAL,
-        "The signed PDF of a contract (?download=1 to save it)",
+        "The signed PDF of a contract, read for a purpose (access-logged; download=1 to save it)",
     ),
     page(
         Method::GET,

@@ -2,7 +2,7 @@
 //! and the signed document itself.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/contracts/{id}/termination", post(terminate))
         .route("/contracts/documents/{sha256}", get(document))
+        .route("/legal/contracts/{id}/document", get(contract_document))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -166,9 +167,24 @@ pub async fn sign_contract(
             "Type de document invalide.",
         ));
     }
+    // The document is sealed with its customer's key (`lae_store::documents`).
+    let customer = documents::contract_customer(&state.pool, &id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            code: "contract_not_found",
+            detail: format!("Aucun contrat n'a l'identifiant {id}."),
+        })?;
     // The bytes are stored before the event that references them: a crash in
     // between leaves an unreferenced document, never an event pointing at nothing.
-    let digest = documents::put(&state.pool, &content, &media_type).await?;
+    let digest = documents::put(
+        &state.pool,
+        state.events.keyring(),
+        customer,
+        &content,
+        &media_type,
+    )
+    .await
+    .map_err(document_error)?;
     let sha256: Sha256Digest = digest.parse().map_err(ApiError::internal)?;
     let command = ContractCommand::SignContract {
         reference: signature.reference,
@@ -205,36 +221,197 @@ async fn terminate(
     execute(&state.contracts, id, command, caller).await
 }
 
+/// The query string of a document read: why (required, written to the access log),
+/// and whether to save it rather than show it.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentParams {
+    /// Why the document is read (at most 200 characters): written to the access log.
+    #[schemars(length(max = 200))]
+    pub purpose: Option<String>,
+    /// `1`: `Content-Disposition: attachment` (saved), inline otherwise.
+    pub download: Option<u8>,
+}
+
+/// A signed document, opened for a reader whose read was logged.
+#[derive(Debug)]
+pub struct OpenedDocument {
+    pub media_type: String,
+    pub content: Vec<u8>,
+    /// A file name without personal data: the contract's reference.
+    pub file_name: String,
+}
+
+/// Reads the signed document of contract `id` for `purpose` (legal's role, checked by
+/// the rules table): the read is written to the access log first, then the document
+/// is opened with its customer's key. 404 when the contract has no document; 410 once
+/// the customer was erased (their key is destroyed).
+pub async fn read_document(
+    state: &AppState,
+    actor: &Actor,
+    request: RequestId,
+    id: Uuid,
+    purpose: Option<&str>,
+) -> Result<OpenedDocument, ApiError> {
+    let purpose = super::queries::params::purpose(purpose)?;
+    let found = super::queries::legal::contract(state, id).await?;
+    let not_found = || ApiError::NotFound {
+        code: "document_not_found",
+        detail: "Aucun document signé pour ce contrat.".into(),
+    };
+    let sha256 = found.contract.document_sha256.ok_or_else(not_found)?;
+    // The customer as the contract's first event names them: read models forget the
+    // identity of an erased customer, the event store keeps the id.
+    let customer = documents::contract_customer(&state.pool, &id.to_string())
+        .await?
+        .ok_or_else(not_found)?;
+    lae_audit::log_access(
+        &state.pool,
+        &lae_audit::AccessEntry {
+            user: actor.username.clone(),
+            role: actor.role.as_str().into(),
+            customer_id: customer.to_string(),
+            what: lae_audit::AccessKind::ContractDocument,
+            purpose,
+            request_id: Some(request.0.to_string()),
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let stored = documents::get(&state.pool, state.events.keyring(), customer, &sha256)
+        .await
+        .map_err(document_error)?
+        .ok_or_else(not_found)?;
+    let reference = found.contract.reference.unwrap_or_else(|| id.to_string());
+    let extension = if stored.media_type == "application/pdf" {
+        ".pdf"
+    } else {
+        ""
+    };
+    let file_name: String = format!("contrat-{reference}{extension}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(OpenedDocument {
+        media_type: stored.media_type,
+        content: stored.content,
+        file_name,
+    })
+}
+
+impl OpenedDocument {
+    /// The answer: the bytes, never cached nor sniffed, inline or `attachment`.
+    pub fn into_response(self, download: bool) -> Result<Response, ApiError> {
+        let disposition = format!(
+            "{}; filename=\"{}\"",
+            if download { "attachment" } else { "inline" },
+            self.file_name
+        );
+        let media_type = if self.media_type == "application/pdf" {
+            HeaderValue::from_static("application/pdf")
+        } else {
+            HeaderValue::from_static("application/octet-stream")
+        };
+        Ok((
+            [
+                (header::CONTENT_TYPE, media_type),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            self.content,
+        )
+            .into_response())
+    }
+}
+
+/// Key failures of a document, as the API answers them.
+fn document_error(error: lae_store::crypto::KeyError) -> ApiError {
+    match error {
+        lae_store::crypto::KeyError::Erased(_) => ApiError::Gone {
+            code: "customer_erased",
+            detail:
+                "Les données de ce client ont été effacées : le document signé n'est plus lisible."
+                    .into(),
+        },
+        other => ApiError::internal(other),
+    }
+}
+
+/// `GET /api/v1/legal/contracts/{id}/document?purpose=…`.
+async fn contract_document(
+    State(state): State<AppState>,
+    actor: Actor,
+    request: RequestId,
+    PathId(id): PathId<Uuid>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p: DocumentParams = super::queries::params::parse(query.as_deref())?;
+    let download = document_download(p.download)?;
+    read_document(&state, &actor, request, id, p.purpose.as_deref())
+        .await?
+        .into_response(download)
+}
+
+fn document_download(value: Option<u8>) -> Result<bool, ApiError> {
+    match value {
+        None | Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(_) => Err(ApiError::bad_parameter(
+            "invalid_parameter",
+            "download",
+            "Paramètre « download » invalide : 0 ou 1.",
+        )),
+    }
+}
+
+/// `GET /api/v1/contracts/documents/{sha256}?purpose=…`: the same read, the contract
+/// found by its document's digest in legal's read model.
 async fn document(
     State(state): State<AppState>,
-    _actor: Actor,
+    actor: Actor,
+    request: RequestId,
     PathId(sha256): PathId<Sha256Digest>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let stored = documents::get(&state.pool, sha256.as_str())
-        .await?
-        .ok_or_else(|| ApiError::NotFound {
-            code: "document_not_found",
-            detail: "Aucun document ne correspond à cette empreinte.".into(),
-        })?;
-    let media_type = HeaderValue::from_str(&stored.media_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, media_type),
-            (
-                header::ETAG,
-                HeaderValue::from_str(&format!("\"{}\"", stored.sha256))
-                    .map_err(ApiError::internal)?,
-            ),
-        ],
-        stored.content,
+    let p: DocumentParams = super::queries::params::parse(query.as_deref())?;
+    let download = document_download(p.download)?;
+    // No purpose, no lookup.
+    super::queries::params::purpose(p.purpose.as_deref())?;
+    let mut conn = state
+        .queries
+        .readers
+        .acquire(lae_projections::Department::Legal)
+        .await?;
+    let contract: Option<Uuid> = sqlx::query_scalar(
+        "SELECT contract_id FROM legal.contracts WHERE document_sha256 = $1 \
+         ORDER BY contract_id LIMIT 1",
     )
-        .into_response())
+    .bind(sha256.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    conn.release();
+    let contract = contract.ok_or_else(|| ApiError::NotFound {
+        code: "document_not_found",
+        detail: "Aucun document ne correspond à cette empreinte.".into(),
+    })?;
+    read_document(&state, &actor, request, contract, p.purpose.as_deref())
+        .await?
+        .into_response(download)
 }
 
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.op::<Request, CommandAccepted>(Method::POST, "/api/v1/contracts", 201);
     doc.op::<Sign, CommandAccepted>(Method::POST, "/api/v1/contracts/{id}/signature", 202);
     doc.op::<Terminate, CommandAccepted>(Method::POST, "/api/v1/contracts/{id}/termination", 202);
-    doc.bare(Method::GET, "/api/v1/contracts/documents/{sha256}", 200);
+    doc.read_bytes::<DocumentParams>("/api/v1/contracts/documents/{sha256}");
+    doc.read_bytes::<DocumentParams>("/api/v1/legal/contracts/{id}/document");
 }

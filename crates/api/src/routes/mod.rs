@@ -34,12 +34,18 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: API routes, system routes, layers.
 pub fn app(state: AppState) -> Router {
-    compose(state, Router::new())
+    compose(state, Router::new(), |router| router)
 }
 
 /// The application with more routes (the desks of `crates/web`) under the same rules
 /// table, authorization middleware, fallbacks, security headers and request ids.
-pub fn compose(state: AppState, pages: Router<AppState>) -> Router {
+/// `wrap` adds the pages' own outer layers (the desks turn problems into French
+/// pages): inside the security headers, so that what they answer carries them too.
+pub fn compose(
+    state: AppState,
+    pages: Router<AppState>,
+    wrap: impl FnOnce(Router) -> Router,
+) -> Router {
     let api = Router::new()
         .merge(auth::router())
         .merge(admin::router())
@@ -50,7 +56,7 @@ pub fn compose(state: AppState, pages: Router<AppState>) -> Router {
         .merge(invoices::router())
         .merge(tickets::router())
         .merge(queries::router());
-    Router::new()
+    let routes = Router::new()
         .nest("/api/v1", api)
         .merge(system::router())
         .merge(pages)
@@ -60,7 +66,8 @@ pub fn compose(state: AppState, pages: Router<AppState>) -> Router {
         ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    wrap(routes)
         .layer(axum::middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -80,20 +87,21 @@ pub fn compose(state: AppState, pages: Router<AppState>) -> Router {
 /// may frame it. Pages set their own, as strict.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// Headers every answer carries: no MIME sniffing, no referrer, and a
-/// Content-Security-Policy unless the handler set its own.
+/// Headers every answer carries, whoever made it (a JSON route, a page, an asset, a
+/// refusal, the 404 and 405 fallbacks): no MIME sniffing and no referrer, whatever a
+/// handler set (an address of this site, holding an id, never leaves it in a
+/// `Referer`); and a Content-Security-Policy unless the handler set its own (pages set
+/// theirs, as strict).
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if !headers.contains_key(header::REFERRER_POLICY) {
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,

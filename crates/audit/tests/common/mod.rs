@@ -354,9 +354,15 @@ impl Platform {
             .await
             .expect("contract requested");
         let content = format!("%PDF-1.7 contrat {id}").into_bytes();
-        let sha256 = lae_store::documents::put(&db.app, &content, "application/pdf")
-            .await
-            .expect("document stored");
+        let sha256 = lae_store::documents::put(
+            &db.app,
+            None,
+            customer.parse().expect("customer id"),
+            &content,
+            "application/pdf",
+        )
+        .await
+        .expect("document stored");
         self.contracts
             .execute(
                 &id.to_string(),

@@ -299,6 +299,40 @@ impl DataKey {
         serde_json::from_slice(&clear).ok()
     }
 
+    /// Seals a whole document (a signed contract) of `subject` in `category`, bound to
+    /// the digest of its clear bytes: `2 ‖ nonce ‖ ciphertext ‖ tag`, raw bytes.
+    #[must_use]
+    pub fn seal_document(
+        &self,
+        subject: Uuid,
+        category: DataCategory,
+        sha256: &str,
+        clear: &[u8],
+    ) -> Vec<u8> {
+        self.cipher
+            .seal(&document_aad(subject, category, sha256), clear)
+    }
+
+    /// Opens what [`DataKey::seal_document`] sealed for the same subject, category and
+    /// digest; `None` when it was altered or belongs elsewhere.
+    #[must_use]
+    pub fn open_document(
+        &self,
+        subject: Uuid,
+        category: DataCategory,
+        sha256: &str,
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        self.cipher.open(
+            |version| match version {
+                FORMAT_V2 => document_aad(subject, category, sha256),
+                // Documents were never sealed in format 1.
+                _ => Vec::new(),
+            },
+            sealed,
+        )
+    }
+
     /// Seals one field in format 1, for the tests of reading it.
     #[cfg(test)]
     pub(crate) fn seal_field_v1(
@@ -347,6 +381,15 @@ fn envelope_aad<S: AsRef<str>>(place: Place<'_>, fields: &[S]) -> Vec<u8> {
     aad
 }
 
+fn document_aad(subject: Uuid, category: DataCategory, sha256: &str) -> Vec<u8> {
+    let mut aad = b"lae document\0".to_vec();
+    aad.extend_from_slice(subject.as_bytes());
+    aad.extend_from_slice(category.as_str().as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(sha256.as_bytes());
+    aad
+}
+
 fn field_aad(subject: Uuid, category: DataCategory, field: &str) -> Vec<u8> {
     let mut aad = b"lae field\0".to_vec();
     aad.extend_from_slice(subject.as_bytes());
@@ -373,6 +416,35 @@ mod tests {
             category,
             event_type: "HealthDeclared",
         }
+    }
+
+    #[test]
+    fn a_sealed_document_opens_only_for_its_subject_category_and_digest() {
+        let key = DataKey::generate();
+        let clear = b"%PDF-1.4 MARQUEUR-UNIQUE";
+        let sealed = key.seal_document(SUBJECT, DataCategory::Health, "ab12", clear);
+        assert!(!sealed.windows(8).any(|w| w == b"MARQUEUR"));
+        let opened = key
+            .open_document(SUBJECT, DataCategory::Health, "ab12", &sealed)
+            .expect("opens");
+        assert_eq!(opened.as_slice(), clear);
+        assert!(
+            key.open_document(Uuid::from_u128(8), DataCategory::Health, "ab12", &sealed)
+                .is_none()
+        );
+        assert!(
+            key.open_document(SUBJECT, DataCategory::Contact, "ab12", &sealed)
+                .is_none()
+        );
+        assert!(
+            key.open_document(SUBJECT, DataCategory::Health, "ab13", &sealed)
+                .is_none()
+        );
+        assert!(
+            DataKey::generate()
+                .open_document(SUBJECT, DataCategory::Health, "ab12", &sealed)
+                .is_none()
+        );
     }
 
     #[test]

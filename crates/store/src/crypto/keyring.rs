@@ -562,6 +562,41 @@ impl Keyring {
         }
     }
 
+    /// Seals a document of `subject` in `category` (see [`DataKey::seal_document`]).
+    /// The key must have been provisioned; [`KeyError::Erased`] after an erasure.
+    pub fn seal_document(
+        &self,
+        subject: Uuid,
+        category: DataCategory,
+        sha256: &str,
+        clear: &[u8],
+    ) -> Result<Vec<u8>, KeyError> {
+        match self.cached(subject, category) {
+            Some(Slot::Key(key)) => Ok(key.seal_document(subject, category, sha256, clear)),
+            Some(Slot::Gone) => Err(KeyError::Erased(subject)),
+            None => Err(KeyError::NotLoaded { subject, category }),
+        }
+    }
+
+    /// Opens a document sealed by [`Keyring::seal_document`]. The key must have been
+    /// loaded ([`Keyring::load`]); [`KeyError::Erased`] once it was destroyed,
+    /// [`KeyError::Withheld`] when this keyring's role may not read the category.
+    pub fn open_document(
+        &self,
+        subject: Uuid,
+        category: DataCategory,
+        sha256: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        match (self.access(subject))(category)? {
+            Access::Key(key) => key
+                .open_document(subject, category, sha256, sealed)
+                .ok_or(KeyError::Tampered { category }),
+            Access::Erased => Err(KeyError::Erased(subject)),
+            Access::Withheld => Err(KeyError::Withheld { category }),
+        }
+    }
+
     /// Drops a subject's keys from the cache (after its erasure).
     pub fn forget(&self, subject: Uuid) {
         let mut cache = self.write_cache();

@@ -48,6 +48,9 @@ pub enum KeyError {
     /// Sealed fields do not open with their key (altered, or moved from elsewhere).
     #[error("the sealed {category:?} fields do not open: altered or misplaced")]
     Tampered { category: DataCategory },
+    /// The role of this connection may not read the category's keys.
+    #[error("the {category:?} keys may not be read by this role")]
+    Withheld { category: DataCategory },
     /// A payload's sealed member is not in the stored format.
     #[error("malformed sealed payload: {0}")]
     Malformed(String),

@@ -11,14 +11,14 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
 use lae_api::AppState;
 use lae_api::extract::RequestId;
 use lae_api::problem::ApiError;
-use lae_api::routes::contracts::{MAX_DOCUMENT_BYTES, Signature, sign_contract};
+use lae_api::routes::contracts::{MAX_DOCUMENT_BYTES, Signature, read_document, sign_contract};
 use lae_api::routes::metadata;
 use lae_api::routes::queries::legal::{self as reads, RequestedParams};
 use lae_domain::contract::ContractCommand;
@@ -27,7 +27,6 @@ use lae_domain::{
     AlcoholUse, ContractId, ContractReference, DocumentName, Illness, Reason, TobaccoUse,
 };
 use lae_projections::Department;
-use lae_store::documents;
 use uuid::Uuid;
 
 use super::lookup::{self, Results, await_version, date_field, days, full_name, path_id};
@@ -66,7 +65,7 @@ pub fn router() -> Router<AppState> {
             post(sign).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 256 * 1024)),
         )
         .route("/desk/legal/contracts/{id}/termination", post(terminate))
-        .route("/desk/legal/contracts/{id}/document", get(document))
+        .route("/desk/legal/contracts/{id}/document", post(document))
 }
 
 // ---------------------------------------------------------------------------------
@@ -976,63 +975,25 @@ async fn terminate(
     }
 }
 
-/// `GET /desk/legal/contracts/{id}/document` (`?download=1` to save it): the signed
-/// PDF of a contract legal holds, never cached, never sniffed.
+/// `POST /desk/legal/contracts/{id}/document` (`purpose`, and `download=1` to save
+/// it): the signed PDF of a contract legal holds, read for a purpose written to the
+/// access log, never cached, never sniffed.
 async fn document(
     State(state): State<AppState>,
-    _user: PageUser,
+    user: PageUser,
+    request: RequestId,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    form: Fields,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "contract_not_found", "contrat")?;
-    let found = reads::contract(&state, id).await?;
-    let not_found = || ApiError::NotFound {
-        code: "document_not_found",
-        detail: "Aucun document signé pour ce contrat.".into(),
-    };
-    let sha256 = found.contract.document_sha256.ok_or_else(not_found)?;
-    let stored = documents::get(&state.pool, &sha256)
+    user.check_form(&state, &form)?;
+    let purpose = form.get("purpose").trim().to_owned();
+    let download = form.get("download") == "1";
+    // The same read as the JSON route: purpose required, access-logged first, opened
+    // with the customer's key; a French refusal page otherwise (`refusals`).
+    read_document(&state, &user.actor, request, id, Some(&purpose))
         .await?
-        .ok_or_else(not_found)?;
-    let download = query
-        .as_deref()
-        .unwrap_or_default()
-        .split('&')
-        .any(|p| p == "download=1");
-    let name: String = found
-        .contract
-        .document_name
-        .unwrap_or_else(|| "contrat.pdf".to_owned())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!(
-        "{}; filename=\"{name}\"",
-        if download { "attachment" } else { "inline" }
-    );
-    let media_type = if stored.media_type == "application/pdf" {
-        HeaderValue::from_static("application/pdf")
-    } else {
-        HeaderValue::from_static("application/octet-stream")
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, media_type),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        stored.content,
-    )
-        .into_response())
+        .into_response(download)
 }
 
 #[cfg(test)]

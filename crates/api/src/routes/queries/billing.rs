@@ -9,8 +9,9 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use lae_audit::{AccessEntry, AccessKind};
 use lae_domain::Iban;
@@ -23,6 +24,7 @@ use super::search::{self, ContactCard, CustomerPage, SearchParams, contact_colum
 use super::{List, conditional, log_access};
 use crate::auth::Actor;
 use crate::extract::RequestId;
+use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::routes::PathId;
@@ -41,6 +43,7 @@ const DEPARTMENT: Department = Department::Billing;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/billing/customers", get(customers))
+        .route("/billing/customers/search", post(search_customers))
         .route("/billing/customers/{id}", get(customer))
         .route("/billing/customers/{id}/invoices", get(invoices))
         .route("/billing/customers/{id}/mandate", get(mandate))
@@ -52,6 +55,7 @@ pub fn router() -> Router<AppState> {
 
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<SearchParams, CustomerPage>("/api/v1/billing/customers", true);
+    doc.op::<SearchParams, CustomerPage>(Method::POST, "/api/v1/billing/customers/search", 200);
     doc.read::<NoParams, CustomerView>("/api/v1/billing/customers/{id}", true);
     doc.read::<NoParams, List<Invoice>>("/api/v1/billing/customers/{id}/invoices", true);
     // Masked answers carry an ETag; revealed ones do not (see `conditional`).
@@ -68,6 +72,14 @@ async fn customers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     search::list(&state, DEPARTMENT, query.as_deref(), &headers).await
+}
+
+async fn search_customers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<SearchParams>,
+) -> Result<Response, ApiError> {
+    search::search(&state, DEPARTMENT, &body, &headers).await
 }
 
 /// An IBAN as shown unless revealed: country, check digits and last four characters.

@@ -5,8 +5,9 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use lae_projections::Department;
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::params::{self, NoParams};
 use super::search::{self, ContactCard, CustomerPage, SearchParams, contact_columns};
 use super::{List, conditional};
+use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::routes::PathId;
@@ -25,6 +27,7 @@ const DEPARTMENT: Department = Department::CustomerService;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/customer-service/customers", get(customers))
+        .route("/customer-service/customers/search", post(search_customers))
         .route("/customer-service/customers/{id}", get(customer))
         .route("/customer-service/customers/{id}/tickets", get(tickets))
         .route("/customer-service/tickets", get(queue))
@@ -32,6 +35,11 @@ pub fn router() -> Router<AppState> {
 
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<SearchParams, CustomerPage>("/api/v1/customer-service/customers", true);
+    doc.op::<SearchParams, CustomerPage>(
+        Method::POST,
+        "/api/v1/customer-service/customers/search",
+        200,
+    );
     doc.read::<NoParams, CustomerView>("/api/v1/customer-service/customers/{id}", true);
     doc.read::<NoParams, List<Ticket>>("/api/v1/customer-service/customers/{id}/tickets", true);
     doc.read::<QueueParams, QueuePage>("/api/v1/customer-service/tickets", true);
@@ -43,6 +51,14 @@ async fn customers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     search::list(&state, DEPARTMENT, query.as_deref(), &headers).await
+}
+
+async fn search_customers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<SearchParams>,
+) -> Result<Response, ApiError> {
+    search::search(&state, DEPARTMENT, &body, &headers).await
 }
 
 /// A customer as customer service sees them.

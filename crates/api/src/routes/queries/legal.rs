@@ -9,8 +9,9 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::NaiveDate;
 use lae_audit::{AccessEntry, AccessKind};
 use lae_projections::Department;
@@ -22,6 +23,7 @@ use super::search::{self, ContactCard, CustomerPage, SearchParams, contact_colum
 use super::{List, conditional, log_access};
 use crate::auth::Actor;
 use crate::extract::RequestId;
+use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::routes::PathId;
@@ -32,6 +34,7 @@ const DEPARTMENT: Department = Department::Legal;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/legal/customers", get(customers))
+        .route("/legal/customers/search", post(search_customers))
         .route("/legal/customers/{id}", get(customer))
         .route("/legal/customers/{id}/contracts", get(contracts))
         .route("/legal/customers/{id}/health-declaration", get(health))
@@ -41,6 +44,7 @@ pub fn router() -> Router<AppState> {
 
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<SearchParams, CustomerPage>("/api/v1/legal/customers", true);
+    doc.op::<SearchParams, CustomerPage>(Method::POST, "/api/v1/legal/customers/search", 200);
     doc.read::<NoParams, CustomerView>("/api/v1/legal/customers/{id}", true);
     doc.read::<NoParams, List<Contract>>("/api/v1/legal/customers/{id}/contracts", true);
     doc.read::<PurposeParams, HealthDeclaration>(
@@ -57,6 +61,14 @@ async fn customers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     search::list(&state, DEPARTMENT, query.as_deref(), &headers).await
+}
+
+async fn search_customers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<SearchParams>,
+) -> Result<Response, ApiError> {
+    search::search(&state, DEPARTMENT, &body, &headers).await
 }
 
 /// A customer as legal sees them.

@@ -21,7 +21,7 @@ pub mod customer_service;
 pub mod inbox;
 pub mod legal;
 pub mod management;
-mod params;
+pub(crate) mod params;
 pub mod sales;
 pub mod search;
 

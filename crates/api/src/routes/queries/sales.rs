@@ -5,8 +5,9 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
+use axum::http::Method;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::NaiveDate;
 use lae_projections::Department;
 use serde::Serialize;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::params::{self, NoParams};
 use super::search::{self, ContactCard, CustomerPage, SearchParams, contact_columns};
 use super::{List, conditional};
+use crate::extract::ValidJson;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::routes::PathId;
@@ -25,6 +27,7 @@ const DEPARTMENT: Department = Department::Sales;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sales/customers", get(customers))
+        .route("/sales/customers/search", post(search_customers))
         .route("/sales/customers/{id}", get(customer))
         .route("/sales/customers/{id}/offers", get(offers))
         .route("/sales/customers/{id}/contracts", get(contracts))
@@ -32,6 +35,7 @@ pub fn router() -> Router<AppState> {
 
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<SearchParams, CustomerPage>("/api/v1/sales/customers", true);
+    doc.op::<SearchParams, CustomerPage>(Method::POST, "/api/v1/sales/customers/search", 200);
     doc.read::<NoParams, CustomerView>("/api/v1/sales/customers/{id}", true);
     doc.read::<NoParams, List<Offer>>("/api/v1/sales/customers/{id}/offers", true);
     doc.read::<NoParams, List<Contract>>("/api/v1/sales/customers/{id}/contracts", true);
@@ -43,6 +47,14 @@ async fn customers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     search::list(&state, DEPARTMENT, query.as_deref(), &headers).await
+}
+
+async fn search_customers(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ValidJson(body): ValidJson<SearchParams>,
+) -> Result<Response, ApiError> {
+    search::search(&state, DEPARTMENT, &body, &headers).await
 }
 
 /// A customer as sales sees them.

@@ -54,8 +54,10 @@ pub struct ContactCard {
     pub version: i64,
 }
 
-/// The query string of `GET /api/v1/{department}/customers`. Criteria combine (all must
-/// match); `q` stands alone.
+/// The query string of `GET /api/v1/{department}/customers`, and the JSON body of
+/// `POST /api/v1/{department}/customers/search` (the same criteria, kept out of the URL
+/// and so out of proxy and access logs). Criteria combine (all must match); `q` stands
+/// alone.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
@@ -212,6 +214,18 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let p: SearchParams = params::parse(query)?;
     let page = page(state, department, &p).await?;
+    conditional::personal(headers, &page)
+}
+
+/// `POST /api/v1/{department}/customers/search`: the same page as the `GET`, the
+/// criteria in a JSON body (names, e-mails and phone numbers stay out of URLs).
+pub async fn search(
+    state: &AppState,
+    department: Department,
+    body: &SearchParams,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let page = page(state, department, body).await?;
     conditional::personal(headers, &page)
 }
 
