@@ -109,6 +109,15 @@ impl TestApp {
     }
 
     async fn spawn_with(prefix: &str, pipeline: bool) -> Self {
+        Self::spawn_configured(prefix, pipeline, |_| {}).await
+    }
+
+    /// The application with settings of this test's (`configure` runs last).
+    pub async fn spawn_configured(
+        prefix: &str,
+        pipeline: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let db = TestDb::new(prefix);
         let mut settings = Settings::from_env().expect("test configuration");
         settings.db = db.settings.clone();
@@ -137,6 +146,7 @@ impl TestApp {
             settings.sealer = false;
         }
         settings.http_addr = "127.0.0.1:0".parse().expect("address");
+        configure(&mut settings);
         let app = Application::build(&settings)
             .await
             .expect("application starts")

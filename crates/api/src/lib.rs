@@ -34,9 +34,8 @@ use tokio::net::TcpListener;
 use crate::auth::token::TokenKeys;
 use crate::cursor::CursorKey;
 use crate::readers::Readers;
-use crate::settings::Secret;
 
-pub use settings::Settings;
+pub use settings::{Secret, Settings};
 pub use state::AppState;
 
 /// Why the application could not start.
@@ -131,7 +130,8 @@ impl Application {
         };
         Ok(Self {
             listener,
-            state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone()),
+            state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone())
+                .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone()),
             settings: settings.clone(),
             router: routes::app,
         })

@@ -175,6 +175,10 @@ impl ApiDoc {
             }
             let problems: &[u16] = match rule.access {
                 // Login answers 401 for wrong credentials and 429 when locked.
+                // The webhook is 404 when no secret is configured, 401 on a bad signature.
+                Access::Public if rule.path == crate::routes::zendesk::WEBHOOK => {
+                    &[400, 401, 404, 413, 415, 422, 500]
+                }
                 Access::Public => &[400, 401, 413, 415, 422, 429, 500],
                 // A wrong current password counts as a failed login: 429 once locked.
                 _ if rule.path == "/api/v1/auth/password" => {

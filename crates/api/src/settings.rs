@@ -35,6 +35,9 @@ pub struct Settings {
     /// Password of the departments' `lae_<dept>_reader` roles, where the server asks for
     /// one (`LAE_READER_DB_PASSWORD`, else `LAE_PROJECTION_DB_PASSWORD`).
     pub reader_password: Option<Secret>,
+    /// The secret Zendesk signs its webhooks with (`LAE_ZENDESK_WEBHOOK_SECRET`, or the
+    /// file `LAE_ZENDESK_WEBHOOK_SECRET_FILE`); unset, the webhook route answers 404.
+    pub zendesk_webhook_secret: Option<Secret>,
     /// Connections of each department's reader pool (`LAE_READER_POOL_SIZE`, default 8).
     pub reader_pool_size: u32,
 }
@@ -139,6 +142,25 @@ impl Settings {
             })?)),
             (None, None) => None,
         };
+        let zendesk_webhook_secret = match (
+            get("LAE_ZENDESK_WEBHOOK_SECRET"),
+            get("LAE_ZENDESK_WEBHOOK_SECRET_FILE"),
+        ) {
+            (Some(secret), _) => Some(secret),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| SettingsError::Invalid {
+                        name: "LAE_ZENDESK_WEBHOOK_SECRET_FILE",
+                        value: path.clone(),
+                        reason: e.to_string(),
+                    })?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        }
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Secret::new(s.into_bytes()));
         if jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
             return Err(SettingsError::Invalid {
                 name: "LAE_JWT_SECRET",
@@ -216,6 +238,7 @@ impl Settings {
             sealer: enabled("LAE_RUN_SEALER")?,
             reader_password,
             reader_pool_size,
+            zendesk_webhook_secret,
         })
     }
 }

@@ -36,6 +36,8 @@ pub struct Inner {
     pub contracts: CommandExecutor<Contract>,
     pub invoices: CommandExecutor<Invoice>,
     pub tickets: CommandExecutor<Ticket>,
+    /// The secret Zendesk signs its webhooks with (`None`: the webhook route is 404).
+    pub zendesk_webhook_secret: Option<crate::settings::Secret>,
 }
 
 /// What the auditors' routes need.
@@ -59,6 +61,35 @@ pub struct QueryAccess {
 pub struct Metrics {
     pub relay: Arc<lae_relay::RelayMetrics>,
     pub projections: Arc<lae_projections::ProjectionMetrics>,
+    /// Zendesk webhooks accepted (signature good) and refused (signature or time).
+    pub zendesk_received: std::sync::atomic::AtomicU64,
+    pub zendesk_refused: std::sync::atomic::AtomicU64,
+}
+
+impl Metrics {
+    pub fn zendesk_received(&self) {
+        self.zendesk_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn zendesk_refused(&self) {
+        self.zendesk_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The integration counters in Prometheus' text format.
+    #[must_use]
+    pub fn render_integrations(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        format!(
+            "# HELP lae_zendesk_webhooks_total Zendesk webhooks, by outcome of the signature check.\n\
+             # TYPE lae_zendesk_webhooks_total counter\n\
+             lae_zendesk_webhooks_total{{outcome=\"accepted\"}} {}\n\
+             lae_zendesk_webhooks_total{{outcome=\"refused\"}} {}\n",
+            self.zendesk_received.load(Relaxed),
+            self.zendesk_refused.load(Relaxed)
+        )
+    }
 }
 
 /// Token keys and the standing cache.
@@ -98,7 +129,23 @@ impl AppState {
             metrics: Metrics::default(),
             audit,
             queries,
+            zendesk_webhook_secret: None,
         }))
+    }
+
+    /// The same state, with the secret of Zendesk's webhooks (before it is shared).
+    #[must_use]
+    pub fn with_zendesk_webhook_secret(mut self, secret: Option<crate::settings::Secret>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.zendesk_webhook_secret = secret;
+        }
+        self
+    }
+
+    /// The secret of Zendesk's webhooks, when configured.
+    #[must_use]
+    pub fn zendesk_webhook_secret(&self) -> Option<&crate::settings::Secret> {
+        self.zendesk_webhook_secret.as_ref()
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Source {
     Policy,
     /// An operator at the command line.
     Cli,
+    /// Zendesk, through its webhook (never sent back to it).
+    Zendesk,
 }
 
 impl Source {
@@ -25,6 +27,7 @@ impl Source {
             Self::LegacyMigration => "legacy-migration",
             Self::Policy => "policy",
             Self::Cli => "cli",
+            Self::Zendesk => "zendesk",
         }
     }
 }

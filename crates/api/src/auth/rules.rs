@@ -134,6 +134,13 @@ pub static RULES: &[Rule] = &[
         "Who read health data or an unmasked IBAN",
     ),
     rule(Method::GET, "/health", Public, "Liveness"),
+    // Authenticated by Zendesk's signature, not by a user token (routes::zendesk).
+    rule(
+        Method::POST,
+        "/api/v1/integrations/zendesk/webhook",
+        Public,
+        "Zendesk event webhooks (signed by Zendesk; 404 unless LAE_ZENDESK_WEBHOOK_SECRET is set)",
+    ),
     rule(
         Method::GET,
         "/ready",

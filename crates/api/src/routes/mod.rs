@@ -11,6 +11,7 @@ pub mod offers;
 pub mod queries;
 mod system;
 pub mod tickets;
+pub mod zendesk;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -55,6 +56,7 @@ pub fn compose(
         .merge(contracts::router())
         .merge(invoices::router())
         .merge(tickets::router())
+        .merge(zendesk::router())
         .merge(queries::router());
     let routes = Router::new()
         .nest("/api/v1", api)
@@ -122,6 +124,7 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     contracts::describe(doc);
     invoices::describe(doc);
     tickets::describe(doc);
+    zendesk::describe(doc);
     queries::describe(doc);
 }
 

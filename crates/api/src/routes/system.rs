@@ -42,6 +42,7 @@ async fn docs() -> Html<&'static str> {
 /// Prometheus metrics of the relay and the projectors (no personal data).
 async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
     let mut text = state.metrics.relay.render_prometheus();
+    text.push_str(&state.metrics.render_integrations());
     text.push_str(&state.metrics.projections.render_prometheus());
     (
         [(
