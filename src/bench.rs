@@ -53,7 +53,7 @@ pub struct MigrateBenchArgs {
     #[arg(long, default_value_t = 100_000)]
     customers: u32,
     /// The sample generator.
-    #[arg(long, default_value = "../shared/legacy/make_legacy.py")]
+    #[arg(long, default_value = "crates/migrator/legacy/make_legacy.py")]
     generator: std::path::PathBuf,
 }
 

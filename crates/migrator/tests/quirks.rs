@@ -1,4 +1,4 @@
-//! One test per quirk of the legacy data (`shared/legacy/SCHEMA.md`): each value ends
+//! One test per quirk of the legacy data (`crates/migrator/legacy/SCHEMA.md`): each value ends
 //! in the store, normalised, or in the report with its reason.
 
 mod common;

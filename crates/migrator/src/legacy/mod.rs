@@ -1,4 +1,4 @@
-//! The legacy estate: four SQLite files, two tables each (see `shared/legacy/SCHEMA.md`).
+//! The legacy estate: four SQLite files, two tables each (see `crates/migrator/legacy/SCHEMA.md`).
 //!
 //! [`LegacyFile`] and [`Table`] name what the import reads and which columns it needs;
 //! [`reader`] streams a table's rows from a read-only connection; [`cell`] is a row as

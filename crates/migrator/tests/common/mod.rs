@@ -66,10 +66,9 @@ impl Drop for TestDb {
     }
 }
 
-/// The legacy sample generator shipped with the shared notes.
+/// The legacy sample generator, kept in the project (`crates/migrator/legacy/`).
 pub fn generator() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.join("../../../shared/legacy/make_legacy.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("legacy/make_legacy.py")
 }
 
 /// Generates a legacy sample of `customers` customers (seed 7) into `dir`.
