@@ -302,6 +302,10 @@ pub fn lae(database: &str, args: &[&str]) -> (i32, String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_lae"))
         .args(args)
         .env("DATABASE_URL", url)
+        // Each test database anchors its chain in a bucket of its own.
+        .env("LAE_AUDIT_ANCHOR_BUCKET", format!("anchors_{database}"))
+        .env_remove("LAE_AUDIT_ANCHOR_FILE")
+        .env_remove("LAE_AUDIT_CHECKPOINT_EVERY")
         .env("RUST_LOG", "warn")
         .env("LAE_MASTER_KEY", "5a".repeat(32))
         .env_remove("LAE_AUDIT_KEY")
