@@ -282,9 +282,12 @@ impl AnchorPublisher {
     }
 }
 
+/// A row of `audit.seal_checkpoints`: count, position, hash, key, time.
+type CheckpointRow = (i64, i64, Vec<u8>, String, DateTime<Utc>);
+
 /// Checkpoints covering more than `after` seals, in chain order.
 async fn checkpoints_after(pool: &PgPool, after: i64, limit: i64) -> Result<Vec<Anchor>> {
-    let rows: Vec<(i64, i64, Vec<u8>, String, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<CheckpointRow> = sqlx::query_as(
         "SELECT events_count, upto_global_position, chain_hash, key_id, created_at
            FROM audit.seal_checkpoints
           WHERE events_count > $1
