@@ -183,17 +183,21 @@ impl AnchorPublisher {
     /// `audit.seal_checkpoints` (`lae_sealer` has it). An error leaves what was
     /// published published; the next call goes on from there.
     pub async fn publish_pending(&mut self, pool: &PgPool) -> Result<usize> {
-        let mut published = 0;
-        if self.config.nats_url.is_some() {
-            published = with_timeout("publishing anchors to NATS", self.publish_nats(pool)).await?;
+        // Each destination on its own: NATS down does not hold the file back.
+        let nats = if self.config.nats_url.is_some() {
+            Some(with_timeout("publishing anchors to NATS", self.publish_nats(pool)).await)
+        } else {
+            None
+        };
+        let file = match self.config.file.clone() {
+            Some(file) => Some(self.publish_file(pool, &file).await),
+            None => None,
+        };
+        match (nats, file) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e),
+            (Some(Ok(n)), _) | (None, Some(Ok(n))) => Ok(n),
+            (None, None) => Ok(0),
         }
-        if let Some(file) = self.config.file.clone() {
-            let written = self.publish_file(pool, &file).await?;
-            if self.config.nats_url.is_none() {
-                published = written;
-            }
-        }
-        Ok(published)
     }
 
     async fn publish_nats(&mut self, pool: &PgPool) -> Result<usize> {
@@ -202,16 +206,15 @@ impl AnchorPublisher {
         };
         let bucket = self.config.bucket.clone();
         if self.store.is_none() {
+            // Nothing to anchor yet (the first checkpoint comes after
+            // `checkpoint_every` seals): no connection, no bucket.
+            if checkpoints_after(pool, 0, 1).await?.is_empty() {
+                return Ok(0);
+            }
             let js = context(&url).await?;
             let store = match existing_bucket(&js, &bucket).await? {
                 Some(store) => store,
-                None => {
-                    // Created only once there is something to anchor.
-                    if checkpoints_after(pool, 0, 1).await?.is_empty() {
-                        return Ok(0);
-                    }
-                    create_bucket(&js, &bucket).await?
-                }
+                None => create_bucket(&js, &bucket).await?,
             };
             self.nats_upto = Some(latest_in(&store).await?.map_or(0, |a| a.events_count));
             self.store = Some(store);

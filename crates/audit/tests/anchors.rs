@@ -230,3 +230,55 @@ async fn the_background_sealer_publishes_each_checkpoint_after_it_commits() {
     assert_eq!(lines.lines().count(), 2, "checkpoints 5 and 10, once each");
     anchors.remove().await;
 }
+
+#[tokio::test]
+async fn nats_down_holds_back_neither_sealing_nor_the_file() {
+    let (db, _guard) = TestDb::new().await;
+    let mut anchors = Anchors::new();
+    // Nothing listens on port 9: every publish to NATS fails.
+    anchors.config.nats_url = Some("nats://127.0.0.1:9".to_owned());
+    twenty_sealed_events(&db).await;
+    let mut publisher = AnchorPublisher::new(anchors.config.clone());
+    let failed = publisher.publish_pending(&db.sealer).await;
+    assert!(
+        matches!(&failed, Err(lae_audit::AuditError::Anchor(m)) if m.contains("127.0.0.1:9")),
+        "{failed:?}"
+    );
+    let in_file = lae_audit::latest_from_file(&anchors.file())
+        .expect("read the file")
+        .expect("the file is written all the same");
+    assert_eq!(in_file.events_count, 20);
+
+    // The background sealer keeps sealing while its anchors fail.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = SealerConfig {
+        checkpoint_every: 4,
+        poll_interval: Duration::from_millis(100),
+        anchors: Some(anchors.config.clone()),
+        ..SealerConfig::default()
+    };
+    let sealer = tokio::spawn(lae_audit::run_sealer_with(
+        db.sealer.clone(),
+        key(),
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    small_history(&db).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let sealed: i64 = sqlx::query_scalar("SELECT count(*) FROM audit.event_seals")
+            .fetch_one(&db.owner)
+            .await
+            .expect("count");
+        if sealed == 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {sealed} sealed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    sealer.await.expect("joined").expect("clean stop");
+    anchors.remove().await;
+}
