@@ -7,15 +7,29 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use lae_api::Settings;
-use lae_audit::{AUDITOR_ROLE, AccessEntry, At, AuditKey, ExportRange, TimelineQuery, connect_as};
+use lae_audit::{
+    AUDITOR_ROLE, AccessEntry, Anchor, AnchorConfig, AnchorPublisher, At, AuditKey, ExportRange,
+    SealerConfig, TimelineQuery, VerifyOptions, connect_as,
+};
 use lae_store::db;
 
 #[derive(Debug, Subcommand)]
 pub enum Audit {
     /// Walk the store and its seals; report every edited, removed, reordered or
-    /// inserted event. Exits 1 when anything is wrong.
-    Verify,
-    /// Seal what is not sealed yet (`lae serve` does it continuously).
+    /// inserted event, and compare the chain with the latest anchor published outside
+    /// the database (NATS bucket `LAE_AUDIT_ANCHOR_BUCKET` at `NATS_URL`, or `--anchors
+    /// FILE`) to notice a truncated tail. Exits 1 when anything is wrong.
+    Verify {
+        /// Read the anchors from this JSON-lines file (`LAE_AUDIT_ANCHOR_FILE`) instead
+        /// of NATS.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_anchors")]
+        anchors: Option<PathBuf>,
+        /// Do not compare with the anchors (a truncated tail then goes unnoticed).
+        #[arg(long)]
+        no_anchors: bool,
+    },
+    /// Seal what is not sealed yet (`lae serve` does it continuously), write a
+    /// checkpoint at the tail and publish the anchors not published yet.
     Seal,
     /// A customer's history across their aggregates, newest first (JSON).
     Timeline {
@@ -52,6 +66,51 @@ pub enum Audit {
     },
 }
 
+/// The latest anchor to compare the chain with, and a note for the report when there
+/// is none to compare with.
+async fn latest_anchor(
+    file: Option<PathBuf>,
+    skip: bool,
+) -> anyhow::Result<(Option<Anchor>, Option<String>)> {
+    if skip {
+        return Ok((
+            None,
+            Some("anchors not checked (--no-anchors): a truncated tail would go unnoticed".into()),
+        ));
+    }
+    let (anchor, source) = match file {
+        Some(file) => (
+            lae_audit::latest_from_file(&file)
+                .with_context(|| format!("reading the anchors in {}", file.display()))?,
+            file.display().to_string(),
+        ),
+        None => {
+            let config = AnchorConfig::from_env();
+            let url = config
+                .nats_url
+                .unwrap_or_else(|| lae_audit::anchor::DEFAULT_NATS_URL.to_owned());
+            (
+                lae_audit::latest_from_nats(&url, &config.bucket)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "reading the anchors in the NATS bucket {} at {url} (--anchors FILE \
+                             reads a file, --no-anchors skips them)",
+                            config.bucket
+                        )
+                    })?,
+                format!("the NATS bucket {}", config.bucket),
+            )
+        }
+    };
+    let note = anchor.is_none().then(|| {
+        format!(
+            "no anchor in {source} yet: a truncated tail cannot be detected until one is published"
+        )
+    });
+    Ok((anchor, note))
+}
+
 async fn auditor_pool(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
     db::prepare(&settings.db)
         .await
@@ -65,24 +124,51 @@ pub async fn run(action: Audit) -> anyhow::Result<i32> {
     let settings = Settings::from_env().context("reading configuration")?;
     let key = AuditKey::from_env()?;
     match action {
-        Audit::Verify => {
+        Audit::Verify {
+            anchors,
+            no_anchors,
+        } => {
+            let (anchor, note) = latest_anchor(anchors, no_anchors).await?;
             let pool = auditor_pool(&settings).await?;
-            let report = lae_audit::verify(&pool, &key).await?;
+            let mut report =
+                lae_audit::verify_against(&pool, &key, &VerifyOptions::default(), anchor.as_ref())
+                    .await?;
+            report.notes.extend(note);
             println!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(if report.ok() { 0 } else { 1 });
         }
         Audit::Seal => {
             db::prepare(&settings.db).await?;
-            let pool = connect_as(&settings.db, lae_audit::SEALER_ROLE, None, 2).await?;
+            let config = SealerConfig::from_env()?;
+            let password = std::env::var("LAE_SEALER_DB_PASSWORD").ok();
+            let pool =
+                connect_as(&settings.db, lae_audit::SEALER_ROLE, password.as_deref(), 2).await?;
             let mut total = 0;
             loop {
-                let sealed = lae_audit::seal_pending(&pool, &key, 5_000).await?;
+                let sealed = lae_audit::seal_pending_with(
+                    &pool,
+                    &key,
+                    &SealerConfig {
+                        batch: 5_000,
+                        ..config.clone()
+                    },
+                )
+                .await?;
                 total += sealed;
                 if sealed == 0 {
                     break;
                 }
             }
             println!("sealed {total} events");
+            lae_audit::checkpoint_tail(&pool, &key).await?;
+            if let Some(anchors) = config.anchors {
+                let mut publisher = AnchorPublisher::new(anchors);
+                let published = publisher
+                    .publish_pending(&pool)
+                    .await
+                    .context("the events are sealed, but the anchors were not published")?;
+                println!("published {published} anchors");
+            }
         }
         Audit::Timeline {
             customer_id,

@@ -62,6 +62,12 @@ impl Drop for TestDb {
                 if let Err(e) = db::drop_database(&settings).await {
                     eprintln!("could not drop test database {}: {e}", settings.database());
                 }
+                // The anchor bucket `lae` used for this database, if it made one.
+                if let Ok(client) = async_nats::connect(NATS_TEST_URL).await {
+                    let _ = async_nats::jetstream::new(client)
+                        .delete_key_value(anchor_bucket(settings.database()))
+                        .await;
+                }
             });
         });
         let _ = cleanup.join();
@@ -305,19 +311,38 @@ pub fn test_master_keys() -> std::sync::Arc<lae_store::crypto::MasterKeys> {
     ))
 }
 
+/// Where the tests' NATS runs.
+pub const NATS_TEST_URL: &str = "nats://127.0.0.1:4222";
+
+/// The anchor bucket of a test database: each anchors its chain in one of its own.
+pub fn anchor_bucket(database: &str) -> String {
+    format!("anchors_{database}")
+}
+
 /// Runs the real `lae` binary against a test database, with the tests' master key and
 /// no audit key; returns the exit code, standard output and standard error.
 pub fn lae(database: &str, args: &[&str]) -> (i32, String, String) {
+    lae_with(database, args, &[])
+}
+
+/// [`lae`] with more environment variables.
+pub fn lae_with(database: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lae"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lae"));
+    command
         .args(args)
         .env("DATABASE_URL", url)
+        .env("LAE_AUDIT_ANCHOR_BUCKET", anchor_bucket(database))
+        .env_remove("LAE_AUDIT_ANCHOR_FILE")
+        .env_remove("LAE_AUDIT_CHECKPOINT_EVERY")
         .env("RUST_LOG", "warn")
         .env("LAE_MASTER_KEY", "5a".repeat(32))
         .env_remove("LAE_AUDIT_KEY")
-        .env_remove("LAE_AUDIT_KEY_FILE")
-        .output()
-        .expect("lae runs");
+        .env_remove("LAE_AUDIT_KEY_FILE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("lae runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -200,7 +200,8 @@ impl Application {
                     let pool =
                         lae_audit::connect_as(&db, lae_audit::SEALER_ROLE, password.as_deref(), 2)
                             .await?;
-                    lae_audit::run_sealer(pool, key, signal).await
+                    let config = lae_audit::SealerConfig::from_env()?;
+                    lae_audit::run_sealer_with(pool, key, config, signal).await
                 };
                 if let Err(e) = started.await {
                     tracing::error!(error = %e, "the audit sealer stopped");

@@ -47,6 +47,9 @@ pub enum AuditError {
     DataKey(#[from] lae_store::crypto::KeyError),
     #[error("JSON encoding failed: {0}")]
     Json(#[from] serde_json::Error),
+    /// Publishing or reading the anchors (NATS or the anchor file) failed.
+    #[error("audit anchors: {0}")]
+    Anchor(String),
     #[error("background task failed: {0}")]
     Task(String),
 }

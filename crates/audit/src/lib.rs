@@ -35,6 +35,8 @@
 //! - `classification`: which customer an event names, which fields are personal.
 //! - [`sealer`], [`sealer_loop`]: sealing a batch; the background task for `lae serve`.
 //! - [`mod@verify`], `verify_walk`, [`report`]: the verification merge, its checks, its report.
+//! - [`anchor`]: checkpoints published outside the database (NATS key-value bucket, file),
+//!   which show a tail removed together with its seals.
 //! - [`mod@timeline`], [`diff`]: a customer's history across aggregates, newest first.
 //! - [`state`]: an aggregate's state at a version or a time.
 //! - `personal`: opening the sealed personal fields of what those two read.
@@ -50,6 +52,7 @@
 //! projections crate's `rebuild`): a backup holds the source of truth only.
 
 pub mod access_log;
+pub mod anchor;
 pub mod backup;
 pub mod backup_format;
 pub mod bench;
@@ -78,6 +81,10 @@ pub use access_log::{
     AccessEntry, AccessFilter, AccessKind, AccessLogPage, AccessPageRequest, AccessRecord,
     access_log, log_access,
 };
+pub use anchor::{
+    Anchor, AnchorConfig, AnchorPublisher, DEFAULT_ANCHOR_BUCKET, latest_from_file,
+    latest_from_nats,
+};
 pub use backup::{BackupReport, backup, backup_from};
 pub use connect::{AUDITOR_ROLE, SEALER_ROLE, connect_as, role_options};
 pub use error::{AuditError, Result};
@@ -87,8 +94,8 @@ pub use lae_store::crypto::{ERASED, MasterKeys, WITHHELD};
 pub use personal::UNREADABLE;
 pub use report::{Problem, ProblemKind, VerifyReport};
 pub use restore::{RestoreReport, restore};
-pub use sealer::{SealerConfig, seal_pending, seal_pending_with};
+pub use sealer::{SealerConfig, checkpoint_tail, seal_pending, seal_pending_with};
 pub use sealer_loop::{run_sealer, run_sealer_with};
 pub use state::{AggregateState, At, Redaction, StateAt, state_at, state_at_json};
 pub use timeline::{TimelineCursor, TimelineEntry, TimelinePage, TimelineQuery, timeline};
-pub use verify::{VerifyOptions, verify, verify_with};
+pub use verify::{VerifyOptions, verify, verify_against, verify_with};

@@ -34,6 +34,13 @@ pub enum ProblemKind {
     SealMissing,
     /// A checkpoint disagrees with the chain (or the chain ends before it).
     CheckpointMismatch,
+    /// The latest anchor (published outside the database) names a seal the chain no
+    /// longer reaches: the last events were removed together with their seals and
+    /// checkpoints.
+    ChainTruncated,
+    /// The chain holds another seal than the latest anchor says at the anchored place:
+    /// it was rewritten there or before.
+    AnchorMismatch,
     /// The chain was sealed with another key than the one given: hashes cannot be
     /// checked.
     WrongKey,
@@ -104,6 +111,9 @@ pub struct VerifyReport {
     /// The last seal: how far the chain reaches.
     pub horizon_chain_index: Option<i64>,
     pub horizon_global_position: Option<i64>,
+    /// The anchor the chain was compared with (the latest published outside the
+    /// database), if any.
+    pub anchor: Option<crate::anchor::Anchor>,
     /// Every problem found (at most [`MAX_PROBLEMS`]), by aggregate and sequence.
     pub problems: Vec<Problem>,
     /// Problems found beyond [`MAX_PROBLEMS`].

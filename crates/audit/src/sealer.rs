@@ -20,6 +20,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::anchor::AnchorConfig;
 use crate::canonical::{self, CanonicalEvent, GENESIS, hash32};
 use crate::classification::subject_of;
 use crate::error::{AuditError, Result};
@@ -44,6 +45,34 @@ pub struct SealerConfig {
     pub checkpoint_every: i64,
     /// How often the background sealer polls when no notification wakes it.
     pub poll_interval: Duration,
+    /// Where the background sealer publishes each checkpoint once it commits (see
+    /// [`crate::anchor`]); `None`: nowhere.
+    pub anchors: Option<AnchorConfig>,
+}
+
+impl SealerConfig {
+    /// The defaults, with `LAE_AUDIT_CHECKPOINT_EVERY` (a checkpoint every this many
+    /// seals) and anchors published as [`AnchorConfig::from_env`] says, unless
+    /// `LAE_AUDIT_ANCHORS=off`. A value that is not a positive number is an error
+    /// naming the variable.
+    pub fn from_env() -> Result<Self> {
+        let mut config = Self::default();
+        if let Ok(every) = std::env::var("LAE_AUDIT_CHECKPOINT_EVERY") {
+            config.checkpoint_every = every
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    AuditError::Anchor(format!(
+                        "LAE_AUDIT_CHECKPOINT_EVERY must be a positive number, not {every:?}"
+                    ))
+                })?;
+        }
+        let off = std::env::var("LAE_AUDIT_ANCHORS").is_ok_and(|v| v.trim() == "off");
+        config.anchors = (!off).then(AnchorConfig::from_env);
+        Ok(config)
+    }
 }
 
 impl Default for SealerConfig {
@@ -52,6 +81,7 @@ impl Default for SealerConfig {
             batch: DEFAULT_BATCH,
             checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
             poll_interval: Duration::from_secs(1),
+            anchors: None,
         }
     }
 }
@@ -206,6 +236,37 @@ pub async fn seal_pending_with(
         "sealed events"
     );
     Ok(n)
+}
+
+/// Writes a checkpoint at the chain's tail unless there is one already; returns the
+/// number of seals it covers (`None`: nothing is sealed yet). `lae audit seal` calls it
+/// after sealing, so that the anchor published next reaches the last seal, not only
+/// the last multiple of `checkpoint_every`.
+pub async fn checkpoint_tail(pool: &PgPool, key: &AuditKey) -> Result<Option<i64>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(LOCK.0)
+        .bind(LOCK.1)
+        .execute(&mut *tx)
+        .await?;
+    let Some(tail) = load_tail(&mut tx).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    check_key(&mut tx, key, tail.chain_index + 1).await?;
+    sqlx::query(
+        "INSERT INTO audit.seal_checkpoints (upto_global_position, events_count, chain_hash, key_id)
+         SELECT $1, $2, $3, $4
+          WHERE NOT EXISTS (SELECT 1 FROM audit.seal_checkpoints WHERE events_count = $2)",
+    )
+    .bind(tail.position.global_position)
+    .bind(tail.chain_index)
+    .bind(tail.chain_hash.to_vec())
+    .bind(key.key_id())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(tail.chain_index))
 }
 
 pub(crate) async fn insert_subjects(

@@ -15,6 +15,7 @@ use lae_store::notify::EVENTS_CHANNEL;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
+use crate::anchor::AnchorPublisher;
 use crate::error::Result;
 use crate::key::AuditKey;
 use crate::sealer::{SealerConfig, seal_pending_with};
@@ -42,6 +43,8 @@ pub async fn run_sealer_with(
 ) -> Result<()> {
     let mut shutdown = std::pin::pin!(shutdown.fuse());
     let mut listener: Option<PgListener> = None;
+    let mut anchors = config.anchors.clone().map(AnchorPublisher::new);
+    let mut anchoring = Anchoring::default();
     tracing::info!(
         key_id = key.key_id(),
         keyed = key.is_keyed(),
@@ -53,7 +56,14 @@ pub async fn run_sealer_with(
         if listener.is_none() {
             listener = listen(&pool).await;
         }
-        let wait = match seal_pending_with(&pool, &key, &config).await {
+        let sealed = seal_pending_with(&pool, &key, &config).await;
+        if sealed.is_ok()
+            && let Some(publisher) = anchors.as_mut()
+        {
+            // After the checkpoints committed, never inside their transaction.
+            anchoring.round(publisher, &pool).await;
+        }
+        let wait = match sealed {
             // A full batch: more may be waiting right now.
             Ok(n) if n >= config.batch => Duration::ZERO,
             Ok(_) => config.poll_interval,
@@ -90,6 +100,43 @@ pub async fn run_sealer_with(
     }
     tracing::info!("audit sealer stopped");
     Ok(())
+}
+
+/// When anchors may be published again, and how many rounds failed in a row.
+#[derive(Default)]
+struct Anchoring {
+    not_before: Option<tokio::time::Instant>,
+    failures: u64,
+}
+
+impl Anchoring {
+    /// Publishes what is not anchored yet. A failure is logged with the number of
+    /// failed rounds in a row and retried after [`RETRY`]; sealing goes on meanwhile,
+    /// and the checkpoints wait in the database for the next successful round.
+    async fn round(&mut self, publisher: &mut AnchorPublisher, pool: &PgPool) {
+        let now = tokio::time::Instant::now();
+        if self.not_before.is_some_and(|t| now < t) {
+            return;
+        }
+        match publisher.publish_pending(pool).await {
+            Ok(_) => {
+                if self.failures > 0 {
+                    tracing::info!(
+                        failed_rounds = self.failures,
+                        "audit anchors published again"
+                    );
+                }
+                self.failures = 0;
+                self.not_before = None;
+            }
+            Err(e) => {
+                self.failures += 1;
+                tracing::warn!(error = %e, failed_rounds = self.failures,
+                    "publishing audit anchors failed; retrying");
+                self.not_before = Some(now + RETRY);
+            }
+        }
+    }
 }
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {

@@ -21,6 +21,7 @@ use futures::TryStreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 
+use crate::anchor::Anchor;
 use crate::canonical::hash32;
 use crate::error::{AuditError, Result};
 use crate::key::AuditKey;
@@ -69,6 +70,19 @@ pub async fn verify_with(
     key: &AuditKey,
     options: &VerifyOptions,
 ) -> Result<VerifyReport> {
+    verify_against(pool, key, options, None).await
+}
+
+/// [`verify_with`], and the chain compared with `anchor`, the latest checkpoint
+/// published outside the database (see [`crate::anchor`]): a chain that no longer
+/// reaches it was truncated ([`ProblemKind::ChainTruncated`]), one that holds another
+/// hash there was rewritten ([`ProblemKind::AnchorMismatch`]).
+pub async fn verify_against(
+    pool: &PgPool,
+    key: &AuditKey,
+    options: &VerifyOptions,
+    anchor: Option<&Anchor>,
+) -> Result<VerifyReport> {
     let started = Instant::now();
     let mut seals_tx = snapshot(pool).await?;
     let mut events_tx = same_snapshot(pool, &mut seals_tx).await?;
@@ -89,9 +103,15 @@ pub async fn verify_with(
         .await?;
     let grace = chrono::Duration::from_std(options.pending_grace).unwrap_or(chrono::Duration::MAX);
 
+    let anchored = anchor.map(|a| a.events_count);
+    let checkpoint_at_anchor = anchored.and_then(|count| checkpoints.get(&count).copied());
     let mut walk = Walk::new(key, check_hashes, checkpoints, now, grace);
+    walk.watch = anchored;
     merge(&mut seals_tx, &mut events_tx, &mut walk, &mut problems).await?;
     walk.finish(&mut problems);
+    if let Some(anchor) = anchor {
+        check_anchor(anchor, &walk, checkpoint_at_anchor, &mut problems);
+    }
     events_tx.commit().await?;
     seals_tx.commit().await?;
 
@@ -106,6 +126,7 @@ pub async fn verify_with(
         checkpoints: walk.checkpoints_checked,
         horizon_chain_index: walk.last_index,
         horizon_global_position: walk.horizon.map(|h| h.global_position),
+        anchor: anchor.cloned(),
         problems,
         problems_not_listed,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -260,4 +281,57 @@ async fn load_checkpoints(conn: &mut PgConnection) -> Result<HashMap<i64, (i64, 
         .into_iter()
         .map(|(count, position, hash)| (count, (position, hash32(&hash))))
         .collect())
+}
+
+/// Compares the chain, as walked, with the latest anchor.
+fn check_anchor(
+    anchor: &Anchor,
+    walk: &Walk<'_>,
+    checkpoint: Option<(i64, [u8; 32])>,
+    problems: &mut Problems,
+) {
+    let count = anchor.events_count;
+    let position = anchor.upto_global_position;
+    let located = |kind, detail: String| Problem::new(kind, detail).position(position).chain(count);
+    let last = walk.last_index.unwrap_or(0);
+    let Some((sealed_position, sealed_hash)) = walk.watched else {
+        if last < count {
+            problems.push(located(
+                ProblemKind::ChainTruncated,
+                format!(
+                    "the chain ends at seal {last}, but the latest anchor (published outside the database \
+                     at {}) names checkpoint {count} up to global position {position}: at least {} sealed \
+                     events were removed from the end, with their seals and checkpoints (seals {} to {count} \
+                     are missing)",
+                    anchor.checkpointed_at,
+                    count - last,
+                    last + 1
+                ),
+            ));
+        } else {
+            problems.push(located(
+                ProblemKind::AnchorMismatch,
+                format!("the seal {count} the latest anchor names is missing from the chain"),
+            ));
+        }
+        return;
+    };
+    let hash_matches = hex::decode(&anchor.chain_hash)
+        .ok()
+        .is_some_and(|h| h.as_slice() == sealed_hash.as_slice());
+    if sealed_position != position || !hash_matches {
+        problems.push(located(
+            ProblemKind::AnchorMismatch,
+            format!(
+                "seal {count} (global position {sealed_position}) does not match the latest anchor \
+                 (global position {position}, chain hash {}): the chain was rewritten there or before",
+                anchor.chain_hash
+            ),
+        ));
+    } else if checkpoint.is_none() {
+        problems.push(located(
+            ProblemKind::CheckpointMismatch,
+            format!("checkpoint {count}, anchored outside the database, was removed from audit.seal_checkpoints"),
+        ));
+    }
 }

@@ -195,6 +195,10 @@ pub(crate) struct Walk<'k> {
     pub events: u64,
     pub pending: u64,
     pub checkpoints_checked: u64,
+    /// The chain index an anchor names, and what the chain holds there: its seal's
+    /// global position and chain hash.
+    pub watch: Option<i64>,
+    pub watched: Option<(i64, [u8; 32])>,
 }
 
 impl<'k> Walk<'k> {
@@ -220,6 +224,8 @@ impl<'k> Walk<'k> {
             events: 0,
             pending: 0,
             checkpoints_checked: 0,
+            watch: None,
+            watched: None,
         }
     }
 
@@ -266,6 +272,9 @@ impl<'k> Walk<'k> {
             ));
         }
         self.chain = chain_hash;
+        if self.watch == Some(chain_index) {
+            self.watched = Some((position.global_position, chain_hash));
+        }
         if let Some((upto, expected)) = self.checkpoints.get(&chain_index) {
             self.checkpoints_checked += 1;
             if *upto != position.global_position || *expected != chain_hash {

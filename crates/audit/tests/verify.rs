@@ -5,30 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{History, Platform, TestDb, key, small_history};
+use common::{History, Platform, TestDb, key, small_history, tamper};
 use lae_audit::{AuditError, AuditKey, ProblemKind, VerifyOptions, VerifyReport};
-use sqlx::PgConnection;
-
-/// Runs `statements` as the owner with every trigger off (`session_replication_role =
-/// replica`): what an administrator with full rights could do.
-async fn tamper(db: &TestDb, statements: &[String]) {
-    let mut conn = db.owner.acquire().await.expect("owner connection");
-    let conn: &mut PgConnection = &mut conn;
-    sqlx::query("SET session_replication_role = replica")
-        .execute(&mut *conn)
-        .await
-        .expect("bypass triggers");
-    for statement in statements {
-        sqlx::query(statement)
-            .execute(&mut *conn)
-            .await
-            .unwrap_or_else(|e| panic!("{statement}: {e}"));
-    }
-    sqlx::query("RESET session_replication_role")
-        .execute(&mut *conn)
-        .await
-        .expect("reset");
-}
 
 fn located(report: &VerifyReport, kind: ProblemKind, aggregate_id: &str, sequence: i64) -> bool {
     report.of_kind(kind).any(|p| {

@@ -19,8 +19,8 @@ use lae_domain::{
 use lae_store::crypto::{Keyring, MasterKey, MasterKeys};
 use lae_store::db::{APP_ROLE, DbSettings};
 use lae_store::{CommandExecutor, EventMetadata, EventRepository, Source};
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub fn init_tracing() {
@@ -440,4 +440,25 @@ pub async fn small_history(db: &TestDb) -> History {
         carol,
         offer,
     }
+}
+
+/// Runs `statements` as the owner with every trigger off (`session_replication_role =
+/// replica`): what an administrator with full rights could do.
+pub async fn tamper(db: &TestDb, statements: &[String]) {
+    let mut conn = db.owner.acquire().await.expect("owner connection");
+    let conn: &mut PgConnection = &mut conn;
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .expect("bypass triggers");
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    sqlx::query("RESET session_replication_role")
+        .execute(&mut *conn)
+        .await
+        .expect("reset");
 }
