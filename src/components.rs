@@ -1,4 +1,4 @@
-//! `lae relay` and `lae projections ...`: the background components on their own, so
+//! `lae relay`, `lae reactors` and `lae projections ...`: the background components on their own, so
 //! they can be scaled and restarted apart from the HTTP server.
 
 use std::sync::Arc;
@@ -19,6 +19,31 @@ pub async fn relay() -> anyhow::Result<()> {
     let config = lae_relay::RelayConfig::from_env();
     let metrics = Arc::new(lae_relay::RelayMetrics::new());
     lae_relay::run(pool, config, metrics, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Runs the reactors until Ctrl-C or SIGTERM, with their commands sealed as `lae
+/// serve` seals them. Several may run: JetStream gives each event to one of them.
+pub async fn reactors() -> anyhow::Result<()> {
+    let settings = Settings::from_env().context("reading configuration")?;
+    if settings.master_keys.is_none() && !settings.plaintext {
+        bail!(
+            "no master key: set LAE_MASTER_KEY or LAE_MASTER_KEY_FILE (the notices the reactors open hold personal fields)"
+        );
+    }
+    db::prepare(&settings.db)
+        .await
+        .context("preparing the database")?;
+    let pool = db::connect_app(&settings.db).await.context("connecting")?;
+    let mut events = lae_store::EventRepository::new(pool.clone())
+        .with_signal(lae_store::notify::AppendSignal::spawn(pool));
+    if let Some(masters) = settings.master_keys.clone() {
+        events = events.with_keyring(lae_store::crypto::Keyring::all(masters));
+    }
+    let config = lae_reactors::ReactorConfig::from_env()?;
+    let commands = Arc::new(lae_reactors::Commands::new(&events));
+    let metrics = Arc::new(lae_reactors::ReactorMetrics::new());
+    lae_reactors::run(config, commands, metrics, shutdown_signal()).await?;
     Ok(())
 }
 

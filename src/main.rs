@@ -25,6 +25,9 @@ enum Command {
     Serve,
     /// Run the relay alone (PostgreSQL → NATS JetStream, and RabbitMQ when LAE_AMQP_URL is set).
     Relay,
+    /// Run the reactors alone (offer accepted → contract requested, sales informed).
+    /// Several may run: they share their consumers and each event acts once.
+    Reactors,
     /// Run or rebuild the department read models.
     Projections {
         #[command(subcommand)]
@@ -118,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys { action } => privacy::keys(action).await?,
         Command::Documents { action } => privacy::documents(action).await?,
         Command::Relay => components::relay().await?,
+        Command::Reactors => components::reactors().await?,
         Command::Audit { action } => exit_with(audit::run(action).await?),
         Command::Backup { out } => audit::backup(out).await?,
         Command::Restore { file } => exit_with(audit::restore(file).await?),

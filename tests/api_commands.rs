@@ -192,8 +192,8 @@ async fn unchanged_contact_details_append_nothing() {
 }
 
 #[tokio::test]
-async fn accepting_an_offer_requests_the_contract_from_legal() {
-    let app = TestApp::spawn("offer").await;
+async fn an_accepted_offer_has_its_contract_requested_by_the_reactor() {
+    let app = TestApp::spawn_with_pipeline("offer").await;
     let customer = app.register_customer("Dubois").await;
     let (status, offer) = app
         .post("/api/v1/offers", "sales", json!({"customer_id": customer, "product": "Vie Sérénité",
@@ -210,6 +210,8 @@ async fn accepting_an_offer_requests_the_contract_from_legal() {
         .await;
     assert_eq!(status, 202, "{accepted}");
     let contract_id = accepted["contract_id"].as_str().expect("contract id");
+    // The contract-requests reactor requests it once the acceptance is on the stream.
+    app.wait_for_event(contract_id, "ContractRequested").await;
 
     let contract_events = events_of(&app, contract_id).await;
     assert_eq!(contract_events.len(), 1);

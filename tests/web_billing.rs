@@ -43,6 +43,7 @@ async fn signed_contract(app: &TestApp, customer: &str, product: &str, premium: 
         .as_str()
         .expect("contract id")
         .to_owned();
+    app.wait_for_event(&contract, "ContractRequested").await;
     let pdf = format!("%PDF-1.4\n% contrat {contract}\n%%EOF\n");
     let (status, signed) = app
         .post(

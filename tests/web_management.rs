@@ -58,6 +58,7 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
         .await;
     assert_eq!(status, 202, "{body}");
     let contract = body["contract_id"].as_str().expect("contract").to_owned();
+    app.wait_for_event(&contract, "ContractRequested").await;
     let (status, body) = app
         .post(
             &format!("/api/v1/contracts/{contract}/signature"),

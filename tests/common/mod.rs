@@ -78,6 +78,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     /// The test's own JetStream stream, when the pipeline runs.
     pub stream: Option<String>,
+    /// Its subject prefix (`<prefix>.<Aggregate>.<EventType>`), when the pipeline runs.
+    pub subjects: Option<String>,
     pub base_url: String,
     pub client: reqwest::Client,
     pub db: TestDb,
@@ -130,6 +132,7 @@ impl TestApp {
         // Personal fields are sealed in every test, as in production.
         settings.master_keys = Some(test_master_keys());
         let mut stream = None;
+        let mut subject_prefix = None;
         if pipeline {
             let unique = Uuid::new_v4().simple().to_string();
             let name = format!("LAE_TEST_{}", &unique[..12]).to_uppercase();
@@ -142,13 +145,20 @@ impl TestApp {
             if let Some(projectors) = settings.projectors.as_mut() {
                 projectors.master_keys = settings.master_keys.clone();
                 projectors.stream = name.clone();
-                projectors.subject_prefix = subjects;
+                projectors.subject_prefix = subjects.clone();
                 projectors.consumer_prefix = format!("test_{}", &unique[..12]);
             }
+            if let Some(reactors) = settings.reactors.as_mut() {
+                reactors.stream = name.clone();
+                reactors.subject_prefix = subjects.clone();
+                reactors.consumer_prefix = format!("test_reactor_{}", &unique[..12]);
+            }
+            subject_prefix = Some(subjects);
             stream = Some(name);
         } else {
             settings.relay = None;
             settings.projectors = None;
+            settings.reactors = None;
             settings.sealer = false;
         }
         settings.http_addr = "127.0.0.1:0".parse().expect("address");
@@ -185,6 +195,7 @@ impl TestApp {
         let pool = db.owner_pool().await;
         Self {
             stream,
+            subjects: subject_prefix,
             base_url: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -266,6 +277,31 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "registration failed: {body}");
         body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Waits (up to 20 s) until the store holds an event of `event_type` on aggregate
+    /// `aggregate_id`: what a reactor commands arrives after the relay and the reactor
+    /// carried the cause (pipeline only).
+    pub async fn wait_for_event(&self, aggregate_id: &str, event_type: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_id = $1 AND event_type = $2)",
+            )
+            .bind(aggregate_id)
+            .bind(event_type)
+            .fetch_one(&self.pool)
+            .await
+            .expect("look for the event");
+            if found {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {event_type} on {aggregate_id} after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Number of events in the store.

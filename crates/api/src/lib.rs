@@ -154,9 +154,9 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests. The relay
-    /// and the projectors (when the settings enable them) run beside the HTTP server
-    /// and stop with it.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests. The relay,
+    /// the projectors, the sealer and the reactors (when the settings enable them) run
+    /// beside the HTTP server and stop with it.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -208,8 +208,19 @@ impl Application {
                 }
             }));
         }
+        if let Some(config) = self.settings.reactors.clone() {
+            let commands = std::sync::Arc::new(lae_reactors::Commands::new(&self.state.events));
+            let metrics = self.state.metrics.reactors.clone();
+            let signal = signal();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = lae_reactors::run(config, commands, metrics, signal).await {
+                    tracing::error!(error = %e, "the reactors stopped");
+                }
+            }));
+        }
         tracing::info!(%addr, relay = self.settings.relay.is_some(), sealer = self.settings.sealer,
-            projectors = self.settings.projectors.is_some(), "listening");
+            projectors = self.settings.projectors.is_some(),
+            reactors = self.settings.reactors.is_some(), "listening");
         let served = axum::serve(self.listener, (self.router)(self.state))
             .with_graceful_shutdown(shutdown)
             .await;

@@ -24,6 +24,9 @@ pub struct Settings {
     pub projectors: Option<lae_projections::ProjectorConfig>,
     /// The audit sealer (hash chains), run inside `lae serve` unless `LAE_RUN_SEALER=false`.
     pub sealer: bool,
+    /// The reactors (offer accepted → contract requested, sales informed), run inside
+    /// `lae serve` unless `LAE_RUN_REACTORS=false`.
+    pub reactors: Option<lae_reactors::ReactorConfig>,
     /// The master key that wraps the data keys of personal fields (`LAE_MASTER_KEY` or
     /// the file `LAE_MASTER_KEY_FILE`; during a rotation also `LAE_MASTER_KEY_PREVIOUS`
     /// or `LAE_MASTER_KEY_PREVIOUS_FILE`). Required unless [`Settings::plaintext`].
@@ -207,6 +210,17 @@ impl Settings {
         } else {
             None
         };
+        let reactors = if enabled("LAE_RUN_REACTORS")? {
+            Some(lae_reactors::ReactorConfig::from_lookup(&get).map_err(|e| {
+                SettingsError::Invalid {
+                    name: "LAE_REACTOR_*",
+                    value: String::new(),
+                    reason: e.to_string(),
+                }
+            })?)
+        } else {
+            None
+        };
         let master_keys = MasterKeys::from_lookup(&get)
             .map_err(|e| SettingsError::Invalid {
                 name: "LAE_MASTER_KEY",
@@ -236,6 +250,7 @@ impl Settings {
             relay,
             projectors,
             sealer: enabled("LAE_RUN_SEALER")?,
+            reactors,
             reader_password,
             reader_pool_size,
             zendesk_webhook_secret,

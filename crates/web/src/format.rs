@@ -108,6 +108,7 @@ pub fn channel(code: &str) -> &'static str {
     match code {
         "phone" => "Téléphone",
         "mail" => "Courrier ou e-mail",
+        "internal" => "Interne (plateforme)",
         _ => "Autre canal",
     }
 }

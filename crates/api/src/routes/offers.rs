@@ -1,4 +1,5 @@
-//! Offer commands (sales). Accepting an offer requests the contract from legal.
+//! Offer commands (sales). Accepting an offer leads to the contract's request from
+//! legal, made by the contract-requests reactor (`lae_reactors`), not here.
 
 use axum::Router;
 use axum::extract::State;
@@ -6,10 +7,9 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::routing::post;
 use chrono::NaiveDate;
-use lae_domain::contract::ContractError;
 use lae_domain::offer::{Offer, OfferCommand, contract_request_for};
 use lae_domain::{Cents, ContractId, CustomerId, OfferId, ProductName, Reason};
-use lae_store::{CommandError, Committed, EventMetadata, Source, event_id};
+use lae_store::{Committed, EventMetadata};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -84,9 +84,10 @@ async fn accept(
     Ok(accepted(response))
 }
 
-/// Accepts the offer (at `expected` version, if given) and, by the offer → contract
-/// policy, requests the contract from legal: the JSON route and the sales desk share
-/// it. Returns the offer's commit and the contract requested.
+/// Accepts the offer (at `expected` version, if given): the JSON route and the sales
+/// desk share it. Returns the offer's commit and the contract the acceptance will
+/// request: the contract-requests reactor (`lae_reactors`) requests it from legal once
+/// the acceptance is on the stream, under the id derived from the offer's.
 pub async fn accept_offer(
     state: &AppState,
     id: OfferId,
@@ -99,44 +100,12 @@ pub async fn accept_offer(
         .offers
         .execute_expecting(&id.to_string(), command, meta, expected)
         .await?;
-    let mut contract = None;
-    for envelope in &committed.events {
-        if let Some(contract_id) = request_contract(state, id, envelope, meta).await? {
-            contract = Some(contract_id);
-        }
-    }
+    let contract = committed
+        .events
+        .iter()
+        .find_map(|envelope| contract_request_for(id, &envelope.payload))
+        .map(|(contract_id, _)| contract_id);
     Ok((committed, contract))
-}
-
-/// Applies the offer → contract policy to one committed offer event.
-///
-/// The contract id is derived from the offer id, so running the policy twice
-/// requests one contract: the second request is refused as already requested.
-async fn request_contract(
-    state: &AppState,
-    offer_id: OfferId,
-    envelope: &cqrs_es::EventEnvelope<Offer>,
-    meta: &EventMetadata,
-) -> Result<Option<ContractId>, ApiError> {
-    let Some((contract_id, command)) = contract_request_for(offer_id, &envelope.payload) else {
-        return Ok(None);
-    };
-    let cause = event_id(
-        <Offer as cqrs_es::Aggregate>::TYPE,
-        &envelope.aggregate_id,
-        envelope.sequence,
-    );
-    let meta = meta.caused_by(cause, Source::Policy);
-    match state
-        .contracts
-        .execute(&contract_id.to_string(), command, &meta)
-        .await
-    {
-        Ok(_) | Err(CommandError::Rejected(ContractError::AlreadyRequested)) => {
-            Ok(Some(contract_id))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -44,6 +44,7 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     let mut text = state.metrics.relay.render_prometheus();
     text.push_str(&state.metrics.render_integrations());
     text.push_str(&state.metrics.projections.render_prometheus());
+    text.push_str(&state.metrics.reactors.render());
     (
         [(
             axum::http::header::CONTENT_TYPE,

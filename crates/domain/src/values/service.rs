@@ -24,6 +24,9 @@ string_enum!(
         Phone => "phone",
         /// A letter or an e-mail.
         Mail => "mail",
+        /// The platform itself, on behalf of another department (a reactor's notice:
+        /// "informer le département Vente").
+        Internal => "internal",
     }
 );
 

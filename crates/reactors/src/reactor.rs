@@ -1,0 +1,398 @@
+//! One reactor's JetStream loop: its durable consumer, the handling of each message and
+//! how it is settled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::pull::Config as PullConfig;
+use async_nats::jetstream::consumer::pull::MessagesErrorKind;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::{self, AckKind, Message};
+use async_nats::{Client, ConnectOptions, HeaderMap};
+use chrono::Utc;
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use lae_domain::contract::ContractError;
+use lae_domain::offer::{OfferEvent, contract_request_for};
+use lae_domain::ticket::TicketError;
+use lae_domain::{Department as TicketDepartment, OfferId};
+use lae_projections::{Decoder, Department, Envelope, Event};
+use lae_store::repository::erased_subject;
+use lae_store::{CommandError, EventMetadata, Source};
+use uuid::Uuid;
+
+use crate::metrics::Outcome;
+use crate::policy::{self, SalesNotice};
+use crate::{Commands, Reactor, ReactorConfig, ReactorError, ReactorMetrics};
+
+/// The relay's headers this reads (see `lae_relay::message::headers`).
+const SOURCE_HEADER: &str = "Lae-Source";
+const CORRELATION_HEADER: &str = "Lae-Correlation-Id";
+
+/// A client that connects, and reconnects, in the background.
+pub(crate) async fn connect(config: &ReactorConfig) -> Result<Client, ReactorError> {
+    let servers: Vec<&str> = config
+        .nats_url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let cap = config.max_backoff;
+    ConnectOptions::new()
+        .name("lae-reactors")
+        .retry_on_initial_connect()
+        .request_timeout(Some(Duration::from_secs(5)))
+        .reconnect_delay_callback(move |attempts| backoff(attempts, cap))
+        .connect(servers)
+        .await
+        .map_err(|e| ReactorError::Nats(e.to_string()))
+}
+
+/// Exponential back-off from 100 ms, capped.
+fn backoff(attempts: usize, cap: Duration) -> Duration {
+    let exponent = u32::try_from(attempts.min(16)).unwrap_or(16);
+    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(cap)
+}
+
+/// Whether the server takes several filter subjects on one consumer (2.10+).
+fn supports_filter_subjects(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (2, 10)
+}
+
+/// The consumer's subjects: one per trigger where the server allows several, else the
+/// whole prefix (the reactor then skips what it does not follow).
+fn filters(reactor: Reactor, prefix: &str, server_version: &str) -> Vec<String> {
+    let subjects: Vec<String> = reactor
+        .triggers()
+        .iter()
+        .map(|(aggregate, event)| format!("{prefix}.{aggregate}.{event}"))
+        .collect();
+    if subjects.len() == 1 || supports_filter_subjects(server_version) {
+        subjects
+    } else {
+        vec![format!("{prefix}.>")]
+    }
+}
+
+async fn consumer(
+    client: &Client,
+    config: &ReactorConfig,
+    reactor: Reactor,
+) -> Result<PullConsumer, String> {
+    let context = jetstream::new(client.clone());
+    let stream = context
+        .get_stream(&config.stream)
+        .await
+        .map_err(|e| format!("stream {}: {e}", config.stream))?;
+    let name = format!("{}_{}", config.consumer_prefix, reactor.name());
+    let mut filter = filters(
+        reactor,
+        &config.subject_prefix,
+        &client.server_info().version,
+    );
+    let mut consumer_config = PullConfig {
+        durable_name: Some(name.clone()),
+        description: Some(format!("reactor {reactor}")),
+        deliver_policy: DeliverPolicy::All,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: config.ack_wait,
+        max_deliver: -1,
+        max_ack_pending: i64::try_from(config.concurrency.saturating_mul(8)).unwrap_or(i64::MAX),
+        ..Default::default()
+    };
+    if filter.len() == 1 {
+        consumer_config.filter_subject = filter.remove(0);
+    } else {
+        consumer_config.filter_subjects = filter;
+    }
+    stream
+        .get_or_create_consumer(&name, consumer_config)
+        .await
+        .map_err(|e| format!("consumer {name}: {e}"))
+}
+
+/// Runs one reactor until `shutdown`, getting its consumer again after any failure.
+pub(crate) async fn run_one(
+    reactor: Reactor,
+    client: Client,
+    config: ReactorConfig,
+    commands: Arc<Commands>,
+    metrics: Arc<ReactorMetrics>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let handler = Handler {
+        reactor,
+        decoder: Decoder::new(Department::Management),
+        commands,
+        metrics,
+        retry: config.retry_delay,
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut failures = 0usize;
+    loop {
+        let error = match consumer(&client, &config, reactor).await {
+            Ok(consumer) => {
+                failures = 0;
+                match handler.consume(consumer, &config, shutdown.as_mut()).await {
+                    None => return,
+                    Some(error) => error,
+                }
+            }
+            Err(error) => error,
+        };
+        failures += 1;
+        let delay = backoff(failures, config.max_backoff);
+        tracing::warn!(%reactor, %error, ?delay, "reactor consumer unavailable; retrying");
+        tokio::select! {
+            () = shutdown.as_mut() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+struct Handler {
+    reactor: Reactor,
+    decoder: Decoder,
+    commands: Arc<Commands>,
+    metrics: Arc<ReactorMetrics>,
+    retry: Duration,
+}
+
+impl Handler {
+    /// Handles messages until shutdown (`None`) or a failure of the consumer.
+    async fn consume(
+        &self,
+        consumer: PullConsumer,
+        config: &ReactorConfig,
+        mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Option<String> {
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(config.concurrency)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await;
+        let mut messages = match messages {
+            Ok(m) => m,
+            Err(e) => return Some(e.to_string()),
+        };
+        let mut inflight = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut() => {
+                    // Finish what was started: a half-handled message would only be
+                    // redelivered, but there is no need to.
+                    while inflight.next().await.is_some() {}
+                    return None;
+                }
+                Some(()) = inflight.next(), if !inflight.is_empty() => {}
+                next = messages.next(), if inflight.len() < config.concurrency => match next {
+                    Some(Ok(message)) => inflight.push(self.process(message)),
+                    Some(Err(e)) if matches!(e.kind(), MessagesErrorKind::MissingHeartbeat) => {}
+                    Some(Err(e)) => {
+                        while inflight.next().await.is_some() {}
+                        return Some(e.to_string());
+                    }
+                    None => {
+                        while inflight.next().await.is_some() {}
+                        return Some("the message stream ended".into());
+                    }
+                },
+            }
+        }
+    }
+
+    /// Handles one message, then acks it, asks for it again later, or drops it.
+    async fn process(&self, message: Message) {
+        let outcome = self.handle(&message).await;
+        self.metrics.record(self.reactor, outcome);
+        let kind = match outcome {
+            Outcome::Acted | Outcome::AlreadyDone | Outcome::Skipped => AckKind::Ack,
+            Outcome::Retried => AckKind::Nak(Some(self.retry)),
+            Outcome::Failed => AckKind::Term,
+        };
+        if let Err(error) = message.ack_with(kind).await {
+            // A lost ack only means a redelivery, which changes nothing.
+            tracing::debug!(reactor = %self.reactor, %error, "could not settle a message");
+        }
+    }
+
+    async fn handle(&self, message: &Message) -> Outcome {
+        let envelope = match Envelope::from_json(&message.payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::error!(reactor = %self.reactor, subject = %message.subject, %error, "a message that is not an event envelope");
+                return Outcome::Failed;
+            }
+        };
+        if !self
+            .reactor
+            .follows(&envelope.aggregate_type, &envelope.event_type)
+        {
+            return Outcome::Skipped;
+        }
+        let headers = message.headers.as_ref();
+        if header(headers, SOURCE_HEADER) == Some(Source::LegacyMigration.as_str()) {
+            return Outcome::Skipped;
+        }
+        let decoded = match self.decoder.decode(&envelope) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                tracing::error!(reactor = %self.reactor, event_id = %envelope.event_id, %error, "an event this reactor cannot read");
+                return Outcome::Failed;
+            }
+        };
+        let correlation = header(headers, CORRELATION_HEADER)
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .unwrap_or(envelope.event_id);
+        let meta = EventMetadata::new(
+            format!("reactor:{}", self.reactor.name()),
+            "platform",
+            Utc::now(),
+            correlation,
+            Source::Policy,
+        )
+        .caused_by(envelope.event_id, Source::Policy);
+        let id = decoded.id.to_string();
+        let outcome = match (self.reactor, &decoded.event) {
+            (Reactor::ContractRequests, Event::Offer(event)) => {
+                self.request_contract(OfferId::new(decoded.id), event, &meta)
+                    .await
+            }
+            (Reactor::InformSales, Event::Contract(event)) => {
+                match self.commands.contracts.load(&id).await {
+                    Ok((contract, _)) => match policy::contract_notice(event, &contract) {
+                        Some(notice) => self.inform_sales(&envelope, &notice, &meta).await,
+                        None => Outcome::Skipped,
+                    },
+                    Err(error) => self.failure("loading the contract", &error),
+                }
+            }
+            (Reactor::InformSales, Event::Invoice(event)) => {
+                match self.commands.invoices.load(&id).await {
+                    Ok((invoice, _)) => match policy::invoice_notice(event, &invoice) {
+                        Some(notice) => self.inform_sales(&envelope, &notice, &meta).await,
+                        None => Outcome::Skipped,
+                    },
+                    Err(error) => self.failure("loading the invoice", &error),
+                }
+            }
+            _ => Outcome::Skipped,
+        };
+        tracing::debug!(reactor = %self.reactor, event_id = %envelope.event_id, ?outcome, "handled");
+        outcome
+    }
+
+    async fn request_contract(
+        &self,
+        offer_id: OfferId,
+        event: &OfferEvent,
+        meta: &EventMetadata,
+    ) -> Outcome {
+        let Some((contract_id, command)) = contract_request_for(offer_id, event) else {
+            return Outcome::Skipped;
+        };
+        match self
+            .commands
+            .contracts
+            .execute(&contract_id.to_string(), command, meta)
+            .await
+        {
+            Ok(_) => Outcome::Acted,
+            Err(CommandError::Rejected(ContractError::AlreadyRequested)) => Outcome::AlreadyDone,
+            Err(error) => self.failure("requesting the contract", &error),
+        }
+    }
+
+    /// Opens the notice's ticket and routes it to sales; either step already done
+    /// (a redelivery after a crash between them) is skipped.
+    async fn inform_sales(
+        &self,
+        envelope: &Envelope,
+        notice: &SalesNotice,
+        meta: &EventMetadata,
+    ) -> Outcome {
+        let ticket = policy::ticket_for(envelope.event_id, "inform-sales").to_string();
+        let [open, route] = notice.commands(envelope.recorded_at);
+        let opened = match self.commands.tickets.execute(&ticket, open, meta).await {
+            Ok(_) => true,
+            Err(CommandError::Rejected(TicketError::AlreadyOpened)) => false,
+            Err(error) => return self.failure("opening the notice", &error),
+        };
+        match self.commands.tickets.execute(&ticket, route, meta).await {
+            Ok(_) => Outcome::Acted,
+            Err(CommandError::Rejected(
+                TicketError::AlreadyRoutedThere {
+                    department: TicketDepartment::Sales,
+                }
+                | TicketError::Resolved,
+            )) if !opened => Outcome::AlreadyDone,
+            Err(error) => self.failure("routing the notice to sales", &error),
+        }
+    }
+
+    /// What a failed command means for its message.
+    fn failure<E: std::error::Error>(&self, doing: &str, error: &CommandError<E>) -> Outcome {
+        match error {
+            CommandError::Conflict | CommandError::VersionMismatch { .. } => Outcome::Retried,
+            CommandError::Store(e) if erased_subject(e.as_ref()).is_some() => {
+                tracing::info!(reactor = %self.reactor, "{doing}: the customer was erased; nothing to do");
+                Outcome::Skipped
+            }
+            CommandError::Store(e) => {
+                tracing::warn!(reactor = %self.reactor, error = %e, "{doing} failed; will retry");
+                Outcome::Retried
+            }
+            CommandError::Rejected(e) => {
+                tracing::error!(reactor = %self.reactor, error = %e, "{doing} was refused");
+                Outcome::Failed
+            }
+        }
+    }
+}
+
+fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
+    headers?.get(name).map(async_nats::HeaderValue::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_filters_only_where_the_server_takes_them() {
+        assert_eq!(
+            filters(Reactor::ContractRequests, "lae.events", "2.9.10"),
+            ["lae.events.Offer.OfferAccepted"]
+        );
+        assert_eq!(
+            filters(Reactor::InformSales, "lae.events", "2.9.10"),
+            ["lae.events.>"]
+        );
+        assert_eq!(
+            filters(Reactor::InformSales, "p", "2.10.1"),
+            [
+                "p.Contract.ContractSigned",
+                "p.Contract.ContractTerminated",
+                "p.Invoice.PaymentRejected"
+            ]
+        );
+    }
+
+    #[test]
+    fn back_off_grows_and_is_capped() {
+        let cap = Duration::from_secs(5);
+        assert_eq!(backoff(0, cap), Duration::from_millis(100));
+        assert_eq!(backoff(40, cap), cap);
+    }
+}
