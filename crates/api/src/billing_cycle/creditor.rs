@@ -42,7 +42,11 @@ impl SepaCreditor {
         ];
         let values: Vec<Option<String>> = NAMES
             .iter()
-            .map(|n| lookup(n).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+            .map(|n| {
+                lookup(n)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            })
             .collect();
         if values.iter().all(Option::is_none) {
             return Ok(None);
@@ -116,7 +120,12 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
     }
 
     #[test]
@@ -124,16 +133,21 @@ mod tests {
         assert_eq!(SepaCreditor::from_lookup(lookup(&[])), Ok(None));
         let good = [
             ("LAE_SEPA_CREDITOR_NAME", "LAE Assurances"),
-            ("LAE_SEPA_CREDITOR_IBAN", "FR76 3000 6000 0112 3456 7890 189"),
+            (
+                "LAE_SEPA_CREDITOR_IBAN",
+                "FR76 3000 6000 0112 3456 7890 189",
+            ),
             ("LAE_SEPA_CREDITOR_BIC", "AGRIFRPP"),
             ("LAE_SEPA_CREDITOR_ID", "FR12ZZZ123456"),
         ];
-        let creditor = SepaCreditor::from_lookup(lookup(&good)).unwrap().unwrap();
+        let creditor = SepaCreditor::from_lookup(lookup(&good))
+            .expect("test value")
+            .expect("test value");
         assert_eq!(creditor.iban, "FR7630006000011234567890189");
         for (i, bad) in ["", "FR00 1234", "AG", "F!"].iter().enumerate() {
             let mut pairs = good;
             pairs[i].1 = bad;
-            let err = SepaCreditor::from_lookup(lookup(&pairs)).unwrap_err();
+            let err = SepaCreditor::from_lookup(lookup(&pairs)).expect_err("refused");
             assert_eq!(err.variable, good[i].0, "{bad:?}");
         }
     }

@@ -185,13 +185,16 @@ pub async fn render(
 }
 
 fn require_creditor(state: &AppState) -> Result<&SepaCreditor, ApiError> {
-    state.sepa_creditor.as_ref().ok_or_else(|| ApiError::Conflict {
-        code: "sepa_creditor_not_configured",
-        detail: "Le créancier SEPA n'est pas configuré (LAE_SEPA_CREDITOR_NAME, \
+    state
+        .sepa_creditor
+        .as_ref()
+        .ok_or_else(|| ApiError::Conflict {
+            code: "sepa_creditor_not_configured",
+            detail: "Le créancier SEPA n'est pas configuré (LAE_SEPA_CREDITOR_NAME, \
                  LAE_SEPA_CREDITOR_IBAN, LAE_SEPA_CREDITOR_BIC, LAE_SEPA_CREDITOR_ID)."
-            .into(),
-        field: None,
-    })
+                .into(),
+            field: None,
+        })
 }
 
 /// An unpaid invoice of the period, from its aggregate.
@@ -527,8 +530,9 @@ fn rejection_reason(code: Option<&str>) -> Result<Reason, ApiError> {
         Some(code) => format!("{code} : {}", reason_label(code)),
         None => "Rejet bancaire sans code motif".to_owned(),
     };
-    text.parse()
-        .map_err(|e: lae_domain::TextError| ApiError::invalid("reason_code", "reason_code", e.to_string()))
+    text.parse().map_err(|e: lae_domain::TextError| {
+        ApiError::invalid("reason_code", "reason_code", e.to_string())
+    })
 }
 
 /// Records each `RJCT` transaction of a `pain.002` report as a payment rejection of
@@ -610,7 +614,7 @@ mod tests {
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+        NaiveDate::from_ymd_opt(y, m, day).expect("test value")
     }
 
     fn step(kind: &str, reference: &str, on: NaiveDate) -> MandateStep {
@@ -660,11 +664,11 @@ mod tests {
     #[test]
     fn reasons_keep_the_code_first() {
         assert_eq!(
-            rejection_reason(Some("AM04")).unwrap().as_str(),
+            rejection_reason(Some("AM04")).expect("test value").as_str(),
             "AM04 : provision insuffisante"
         );
         assert_eq!(
-            rejection_reason(Some("ZZ99")).unwrap().as_str(),
+            rejection_reason(Some("ZZ99")).expect("test value").as_str(),
             "ZZ99 : motif bancaire"
         );
     }

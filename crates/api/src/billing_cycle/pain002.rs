@@ -137,10 +137,11 @@ pub fn parse(xml: &str) -> Result<StatusReport, ReportError> {
         }
     }
     if !root_seen {
-        return Err(ReportError("document vide : aucun élément <Document>".into()));
+        return Err(ReportError(
+            "document vide : aucun élément <Document>".into(),
+        ));
     }
-    let message_id =
-        message_id.ok_or_else(|| ReportError("GrpHdr/MsgId manquant".into()))?;
+    let message_id = message_id.ok_or_else(|| ReportError("GrpHdr/MsgId manquant".into()))?;
     let created = created.ok_or_else(|| ReportError("GrpHdr/CreDtTm manquant".into()))?;
     let created_on = created
         .get(..10)
@@ -197,9 +198,12 @@ mod tests {
 
     #[test]
     fn reads_each_transaction_with_its_status_and_reason() {
-        let report = parse(REPORT).unwrap();
+        let report = parse(REPORT).expect("test value");
         assert_eq!(report.message_id, "BANK-&-1");
-        assert_eq!(report.created_on, NaiveDate::from_ymd_opt(2026, 11, 9).unwrap());
+        assert_eq!(
+            report.created_on,
+            NaiveDate::from_ymd_opt(2026, 11, 9).expect("test value")
+        );
         assert_eq!(report.transactions.len(), 2);
         assert_eq!(report.transactions[0].original_end_to_end_id, "aa");
         assert_eq!(report.transactions[0].status, "RJCT");
@@ -216,7 +220,7 @@ mod tests {
             ("<Document><CstmrPmtStsRpt>", "GrpHdr/MsgId"),
             ("<Document></Wrong>", "illisible"),
         ] {
-            let err = parse(xml).unwrap_err();
+            let err = parse(xml).expect_err("refused");
             assert!(err.0.contains(expected), "{xml:?}: {err}");
         }
     }

@@ -11,7 +11,9 @@ use lae_domain::Cents;
 use super::creditor::SepaCreditor;
 
 /// First collection under a mandate, or a later one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 pub enum SequenceType {
     /// The mandate's first collection.
     #[serde(rename = "FRST")]
@@ -76,9 +78,8 @@ impl Collection<'_> {
     #[must_use]
     pub fn to_xml(&self) -> String {
         let mut transactions = self.transactions.clone();
-        transactions.sort_by(|a, b| {
-            (a.sequence, &a.end_to_end_id).cmp(&(b.sequence, &b.end_to_end_id))
-        });
+        transactions
+            .sort_by(|a, b| (a.sequence, &a.end_to_end_id).cmp(&(b.sequence, &b.end_to_end_id)));
         let mut x = String::with_capacity(2048 + 1024 * transactions.len());
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         x.push_str(
@@ -131,7 +132,12 @@ impl Collection<'_> {
         x.push_str("        </LclInstrm>\n");
         element(x, 8, "SeqTp", sequence.code());
         x.push_str("      </PmtTpInf>\n");
-        element(x, 6, "ReqdColltnDt", &self.date.format("%Y-%m-%d").to_string());
+        element(
+            x,
+            6,
+            "ReqdColltnDt",
+            &self.date.format("%Y-%m-%d").to_string(),
+        );
         x.push_str("      <Cdtr>\n");
         element(x, 8, "Nm", &creditor.name);
         x.push_str("      </Cdtr>\n      <CdtrAcct>\n        <Id>\n");
@@ -140,9 +146,7 @@ impl Collection<'_> {
         element(x, 10, "BIC", &creditor.bic);
         x.push_str("        </FinInstnId>\n      </CdtrAgt>\n");
         element(x, 6, "ChrgBr", "SLEV");
-        x.push_str(
-            "      <CdtrSchmeId>\n        <Id>\n          <PrvtId>\n            <Othr>\n",
-        );
+        x.push_str("      <CdtrSchmeId>\n        <Id>\n          <PrvtId>\n            <Othr>\n");
         element(x, 14, "Id", &creditor.identifier);
         x.push_str("              <SchmeNm>\n");
         element(x, 16, "Prtry", "SEPA");

@@ -149,10 +149,7 @@ impl InvoiceId {
             "contract:{}:period:{year:04}-{month:02}",
             contract_id.0.hyphenated()
         );
-        Self(Uuid::new_v5(
-            &INVOICE_FOR_PERIOD_NAMESPACE,
-            name.as_bytes(),
-        ))
+        Self(Uuid::new_v5(&INVOICE_FOR_PERIOD_NAMESPACE, name.as_bytes()))
     }
 }
 
