@@ -420,3 +420,175 @@ fn an_invalid_date_is_refused_naming_the_option() {
     assert_ne!(code, 0);
     assert!(err.contains("--date"), "{err}");
 }
+
+/// `GET` as billing: status, content type, body bytes.
+async fn download(app: &TestApp, path: &str, role: &str) -> (u16, String, Vec<u8>) {
+    let response = reqwest::Client::new()
+        .get(app.url(path))
+        .bearer_auth(app.token(role))
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, response.bytes().await.expect("body").to_vec())
+}
+
+async fn upload(app: &TestApp, xml: String, content_type: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/billing/payment-status"))
+        .bearer_auth(app.token("billing"))
+        .header("content-type", content_type)
+        .body(xml)
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn billing_collects_downloads_the_file_and_uploads_the_status_over_the_api() {
+    let app = TestApp::spawn_configured("billcycleapi", true, |settings| {
+        settings.sepa_creditor = Some(
+            lae_api::billing_cycle::SepaCreditor::new(
+                CREDITOR[0].1.to_owned(),
+                CREDITOR[1].1,
+                CREDITOR[2].1.to_owned(),
+                CREDITOR[3].1.to_owned(),
+            )
+            .expect("creditor"),
+        );
+    })
+    .await;
+    for (i, name) in ["Lefebvre", "Garnier"].iter().enumerate() {
+        let customer = app.register_customer(name).await;
+        signed_contract(&app, &customer, 4_250).await;
+        if i == 0 {
+            let (status, body) = app
+                .post(
+                    &format!("/api/v1/customers/{customer}/mandate"),
+                    "billing",
+                    json!({"iban": "FR76 3000 6000 0112 3456 7890 189",
+                           "mandate_reference": "RUM-API-1", "date": "2026-10-02"}),
+                )
+                .await;
+            assert_eq!(status, 202, "{body}");
+        }
+    }
+    until_count(
+        &app,
+        "SELECT count(*) FROM billing.contracts WHERE status = 'signed'",
+        2,
+    )
+    .await;
+    until_count(&app, "SELECT count(*) FROM billing.mandates", 1).await;
+
+    // Only billing may run a collection; a bad date is named.
+    let (status, _) = app
+        .post(
+            "/api/v1/billing/collections",
+            "sales",
+            json!({"date": "2026-11-05"}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, problem) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2026-11-31"}),
+        )
+        .await;
+    assert!(matches!(status, 400 | 422), "{status} {problem}");
+    assert!(problem.to_string().contains("date"), "{problem}");
+
+    let (status, summary) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2026-11-05"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["invoices_issued"], 2, "{summary}");
+    assert_eq!(summary["transactions"], 1, "{summary}");
+    assert_eq!(summary["control_sum"], "42.50", "{summary}");
+    let path = summary["file"].as_str().expect("file link").to_owned();
+    let (status, kind, first) = download(&app, &path, "billing").await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("application/xml"), "{kind}");
+    let file = temp(app.db.settings.database(), "api-sdd.xml");
+    std::fs::write(&file, &first).expect("file");
+    validate(&file);
+    let _ = std::fs::remove_file(&file);
+    let (status, _, _) = download(&app, &path, "sales").await;
+    assert_eq!(status, 403);
+
+    let (status, summary) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2026-11-05"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["invoices_issued"], 0, "{summary}");
+    let (_, _, again) = download(&app, &path, "billing").await;
+    assert_eq!(first, again, "identical file");
+
+    // The status report: refused as another media type, an unknown transaction is
+    // named and records nothing, a known one is recorded once.
+    let xml = String::from_utf8(first).expect("utf-8");
+    let id = texts(&xml, "EndToEndId")[0].clone();
+    let report = pain002("BANK-API", &[(&id, "AM04")], &[]);
+    let (status, _) = upload(&app, report.clone(), "text/plain").await;
+    assert_eq!(status, 415);
+    let events = app.event_count().await;
+    let (status, problem) = upload(
+        &app,
+        pain002("BANK-API-2", &[(&id, "AM04"), ("feedbeef", "MD01")], &[]),
+        "application/xml",
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "file", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("feedbeef"),
+        "{problem}"
+    );
+    assert_eq!(app.event_count().await, events, "nothing recorded");
+    let (status, outcome) = upload(&app, report.clone(), "application/xml").await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["recorded"][0]["reason_code"], "AM04", "{outcome}");
+    let (status, outcome) = upload(&app, report, "application/xml").await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(
+        outcome["already_recorded"].as_array().expect("list").len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn without_a_creditor_a_collection_is_refused_and_issues_nothing() {
+    let app = TestApp::spawn("billcyclenocred").await;
+    let events = app.event_count().await;
+    let (status, problem) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2026-11-05"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["code"], "sepa_creditor_not_configured", "{problem}");
+    assert_eq!(app.event_count().await, events);
+}
