@@ -881,6 +881,18 @@ pub static RULES: &[Rule] = &[
         "Billing desk: the customer search",
     ),
     page(
+        Method::GET,
+        "/desk/billing/collections",
+        BILLING,
+        "The month's SEPA collection: the form",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/collections",
+        BILLING,
+        "Run the month's SEPA collection (invoices and pain.008 file)",
+    ),
+    page(
         Method::POST,
         "/desk/billing/search",
         BILLING,
