@@ -592,3 +592,45 @@ async fn without_a_creditor_a_collection_is_refused_and_issues_nothing() {
     assert_eq!(problem["code"], "sepa_creditor_not_configured", "{problem}");
     assert_eq!(app.event_count().await, events);
 }
+
+#[tokio::test]
+async fn the_billing_desk_runs_a_collection_from_its_form() {
+    let app = TestApp::spawn_configured("billcycleweb", false, |settings| {
+        settings.sepa_creditor = Some(
+            lae_api::billing_cycle::SepaCreditor::new(
+                CREDITOR[0].1.to_owned(),
+                CREDITOR[1].1,
+                CREDITOR[2].1.to_owned(),
+                CREDITOR[3].1.to_owned(),
+            )
+            .expect("creditor"),
+        );
+    })
+    .await;
+    let (client, cookie) = common::web::cookie_session(&app, "billing").await;
+    let page = client
+        .get(app.url("/desk/billing/collections"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Lancer la collecte"), "{html}");
+    let token = common::web::form_token(&html);
+    let origin = app.url("");
+    let origin = origin.trim_end_matches('/');
+    let done = client
+        .post(app.url("/desk/billing/collections"))
+        .header("cookie", &cookie)
+        .header("origin", origin)
+        .form(&[("_csrf", token.as_str()), ("date", "2026-11-05")])
+        .send()
+        .await
+        .expect("sent");
+    let status = done.status().as_u16();
+    let html = done.text().await.expect("html");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Contrats en vigueur : 0"), "{html}");
+    assert!(html.contains("pas de fichier"), "{html}");
+}
