@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod billing;
 mod components;
 mod migrate;
 mod privacy;
@@ -63,6 +64,12 @@ enum Command {
         #[command(subcommand)]
         action: privacy::Documents,
     },
+    /// The billing cycle: a month's invoices and their SEPA Direct Debit file, the
+    /// bank's status report read back as payment rejections.
+    Billing {
+        #[command(subcommand)]
+        action: billing::Billing,
+    },
     /// Manage user accounts (the first administrator is created here or from
     /// LAE_BOOTSTRAP_ADMIN_USER / LAE_BOOTSTRAP_ADMIN_PASSWORD).
     Users {
@@ -117,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench { target } => bench::run(target).await?,
         Command::Users { action } => users::run(action).await?,
+        Command::Billing { action } => exit_with(billing::run(action).await?),
         Command::Customers { action } => privacy::customers(action).await?,
         Command::Keys { action } => privacy::keys(action).await?,
         Command::Documents { action } => privacy::documents(action).await?,

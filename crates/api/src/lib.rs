@@ -15,6 +15,7 @@
 //! - [`auth`]: users, passwords, tokens, and the table of rules every route obeys.
 
 pub mod auth;
+pub mod billing_cycle;
 pub mod cursor;
 pub mod erasure;
 pub mod extract;
@@ -131,7 +132,8 @@ impl Application {
         Ok(Self {
             listener,
             state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone())
-                .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone()),
+                .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone())
+                .with_sepa_creditor(settings.sepa_creditor.clone()),
             settings: settings.clone(),
             router: routes::app,
         })

@@ -43,6 +43,9 @@ pub struct Settings {
     pub zendesk_webhook_secret: Option<Secret>,
     /// Connections of each department's reader pool (`LAE_READER_POOL_SIZE`, default 8).
     pub reader_pool_size: u32,
+    /// The creditor of SEPA collections (`LAE_SEPA_CREDITOR_NAME`, `_IBAN`, `_BIC`,
+    /// `_ID`, all four or none); unset, collections are refused.
+    pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
 }
 
 /// A secret value: never printed.
@@ -254,6 +257,13 @@ impl Settings {
             reader_password,
             reader_pool_size,
             zendesk_webhook_secret,
+            sepa_creditor: crate::billing_cycle::SepaCreditor::from_lookup(&get).map_err(|e| {
+                SettingsError::Invalid {
+                    name: e.variable,
+                    value: get(e.variable).unwrap_or_default(),
+                    reason: e.detail,
+                }
+            })?,
         })
     }
 }

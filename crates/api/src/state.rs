@@ -38,6 +38,8 @@ pub struct Inner {
     pub tickets: CommandExecutor<Ticket>,
     /// The secret Zendesk signs its webhooks with (`None`: the webhook route is 404).
     pub zendesk_webhook_secret: Option<crate::settings::Secret>,
+    /// The creditor of SEPA collections (`None`: collections are refused).
+    pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
 }
 
 /// What the auditors' routes need.
@@ -131,6 +133,7 @@ impl AppState {
             audit,
             queries,
             zendesk_webhook_secret: None,
+            sepa_creditor: None,
         }))
     }
 
@@ -139,6 +142,18 @@ impl AppState {
     pub fn with_zendesk_webhook_secret(mut self, secret: Option<crate::settings::Secret>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.zendesk_webhook_secret = secret;
+        }
+        self
+    }
+
+    /// The same state, with the creditor of SEPA collections (before it is shared).
+    #[must_use]
+    pub fn with_sepa_creditor(
+        mut self,
+        creditor: Option<crate::billing_cycle::SepaCreditor>,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.sepa_creditor = creditor;
         }
         self
     }

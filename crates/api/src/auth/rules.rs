@@ -355,6 +355,24 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::POST,
+        "/api/v1/billing/collections",
+        BILLING,
+        "Issue a month's invoices for the contracts in force and prepare their SEPA Direct Debit file",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/collections/{date}/file",
+        BILLING,
+        "A collection's SEPA Direct Debit file (pain.008.001.02; the IBAN reads are logged)",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/payment-status",
+        BILLING,
+        "Record the rejections of a bank status report (pain.002.001.03, application/xml)",
+    ),
+    rule(
+        Method::POST,
         "/api/v1/tickets",
         CUSTOMER_SERVICE,
         "Log a call or mail as a ticket",
@@ -861,6 +879,18 @@ pub static RULES: &[Rule] = &[
         "/desk/billing",
         BILLING,
         "Billing desk: the customer search",
+    ),
+    page(
+        Method::GET,
+        "/desk/billing/collections",
+        BILLING,
+        "The month's SEPA collection: the form",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/collections",
+        BILLING,
+        "Run the month's SEPA collection (invoices and pain.008 file)",
     ),
     page(
         Method::POST,

@@ -4,6 +4,7 @@
 pub mod admin;
 mod audit;
 pub mod auth;
+mod billing_cycle;
 pub mod contracts;
 pub mod customers;
 mod invoices;
@@ -55,6 +56,7 @@ pub fn compose(
         .merge(offers::router())
         .merge(contracts::router())
         .merge(invoices::router())
+        .merge(billing_cycle::router())
         .merge(tickets::router())
         .merge(zendesk::router())
         .merge(queries::router());
@@ -123,6 +125,7 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     offers::describe(doc);
     contracts::describe(doc);
     invoices::describe(doc);
+    billing_cycle::describe(doc);
     tickets::describe(doc);
     zendesk::describe(doc);
     queries::describe(doc);

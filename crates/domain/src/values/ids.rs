@@ -132,9 +132,46 @@ impl ContractId {
     }
 }
 
+/// The UUIDv5 namespace of the invoices the billing cycle issues, one per contract and
+/// month. Part of the persisted data (it determines invoice ids): it must never change.
+const INVOICE_FOR_PERIOD_NAMESPACE: Uuid =
+    Uuid::from_u128(0x9b3e_61d2_0c57_4a8f_b1e4_5d27_c8a0_f613);
+
+impl InvoiceId {
+    /// The id of a contract's invoice for one month (`year`, `month` 1–12).
+    ///
+    /// Deriving it (UUIDv5 of `contract:<uuid>:period:<yyyy-mm>`) makes the billing
+    /// cycle idempotent: a second run for the same month addresses the same invoices,
+    /// which refuse a second issue.
+    #[must_use]
+    pub fn for_contract_period(contract_id: ContractId, year: i32, month: u32) -> Self {
+        let name = format!(
+            "contract:{}:period:{year:04}-{month:02}",
+            contract_id.0.hyphenated()
+        );
+        Self(Uuid::new_v5(&INVOICE_FOR_PERIOD_NAMESPACE, name.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_id_for_a_period_is_deterministic_and_pinned() {
+        let contract = ContractId::new(Uuid::from_u128(0x0192_8f3a_1b2c_7d4e_8f90_a1b2_c3d4_e5f6));
+        let november = InvoiceId::for_contract_period(contract, 2026, 11);
+        assert_eq!(november, InvoiceId::for_contract_period(contract, 2026, 11));
+        assert_eq!(november.as_uuid().get_version_num(), 5);
+        assert_ne!(november, InvoiceId::for_contract_period(contract, 2026, 12));
+        assert_ne!(november, InvoiceId::for_contract_period(contract, 2025, 11));
+        assert_ne!(
+            november,
+            InvoiceId::for_contract_period(ContractId::new(Uuid::from_u128(2)), 2026, 11)
+        );
+        // Pinned: a change here would issue a month's invoices a second time.
+        assert_eq!(november.to_string(), "401f87af-562a-5dc9-8ba2-26b975cdfa87");
+    }
 
     #[test]
     fn parse_ids() {

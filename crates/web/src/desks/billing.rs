@@ -42,6 +42,7 @@ const HOME: &str = "/desk/billing";
 const UNPAID: &str = "/desk/billing/unpaid";
 const REJECTED: &str = "/desk/billing/rejected";
 const UNINVOICED: &str = "/desk/billing/uninvoiced";
+const COLLECTIONS: &str = "/desk/billing/collections";
 const DEPARTMENT: Department = Department::Billing;
 /// Rows per page of a list.
 const LIST_PAGE: u32 = 25;
@@ -52,6 +53,7 @@ pub const NAV: &[(&str, &str)] = &[
     (UNPAID, "Impayés"),
     (REJECTED, "Prélèvements rejetés"),
     (UNINVOICED, "Contrats à facturer"),
+    (COLLECTIONS, "Prélèvements SEPA"),
     ("/desk/billing/tickets", "Tickets reçus"),
 ];
 
@@ -63,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route(UNPAID, get(unpaid))
         .route(REJECTED, get(rejected))
         .route(UNINVOICED, get(uninvoiced))
+        .route(COLLECTIONS, get(collections).post(collect))
         .route("/desk/billing/customers/{id}", get(customer))
         .route("/desk/billing/customers/{id}/mandate", post(sign_or_amend))
         .route(
@@ -1514,4 +1517,101 @@ mod tests {
         assert_eq!(other.href, "/desk/billing/unpaid?sort=amount&order=desc");
         assert_eq!(other.aria, "none");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// The month's SEPA collection
+
+/// What the page shows of a collection (`lae_api::billing_cycle::collect`).
+struct CollectionView {
+    date_label: String,
+    period: String,
+    contracts_in_force: usize,
+    invoices_issued: usize,
+    invoices_already_issued: usize,
+    transactions: usize,
+    first_collections: usize,
+    recurring_collections: usize,
+    total: String,
+    without_mandate: usize,
+    message_id: String,
+    file: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "billing_collections.html")]
+struct CollectionsPage {
+    layout: Layout,
+    form_token: String,
+    date: String,
+    date_error: Option<String>,
+    summary: Option<CollectionView>,
+}
+
+fn collections_page(
+    user: &PageUser,
+    date: String,
+    date_error: Option<String>,
+    summary: Option<CollectionView>,
+) -> CollectionsPage {
+    CollectionsPage {
+        layout: Layout::desk("Prélèvements SEPA", user, COLLECTIONS),
+        form_token: user.form_token.clone(),
+        date,
+        date_error,
+        summary,
+    }
+}
+
+/// `GET /desk/billing/collections`: the form, today's date proposed.
+async fn collections(user: PageUser) -> Result<Response, ApiError> {
+    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    render(StatusCode::OK, &collections_page(&user, today, None, None))
+}
+
+/// `POST /desk/billing/collections`: issues the month's invoices and prepares the
+/// file (the same use case as `lae billing collect`), then shows the summary.
+async fn collect(
+    State(state): State<AppState>,
+    user: PageUser,
+    request: RequestId,
+    form: Fields,
+) -> Result<Response, ApiError> {
+    user.check_form(&state, &form)?;
+    let mut errors = FieldErrors::default();
+    let typed = form.get("date").to_owned();
+    let Some(date) = date_field(&form, "date", &mut errors, None) else {
+        let message = errors.of("date").map(str::to_owned);
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &collections_page(&user, typed, message, None),
+        );
+    };
+    let requester = lae_api::billing_cycle::Requester {
+        user: user.actor.username.clone(),
+        role: user.actor.role.as_str().into(),
+        request_id: Some(request.0.to_string()),
+    };
+    let collection =
+        lae_api::billing_cycle::collect(&state, &metadata(&user.actor, request), &requester, date)
+            .await?;
+    let s = collection.summary;
+    let view = CollectionView {
+        date_label: format::date(s.date),
+        period: s.period,
+        contracts_in_force: s.contracts_in_force,
+        invoices_issued: s.invoices_issued,
+        invoices_already_issued: s.invoices_already_issued,
+        transactions: s.transactions,
+        first_collections: s.first_collections,
+        recurring_collections: s.recurring_collections,
+        total: format::amount(s.control_sum_cents),
+        without_mandate: s.without_mandate.len(),
+        message_id: s.message_id,
+        file: s.file,
+    };
+    render(
+        StatusCode::OK,
+        &collections_page(&user, date.format("%Y-%m-%d").to_string(), None, Some(view)),
+    )
 }
