@@ -59,6 +59,8 @@ async fn signed_contract(app: &TestApp, customer: &str, premium: i64) -> String 
         .as_str()
         .expect("contract id")
         .to_owned();
+    // The contract-requests reactor requests it once the acceptance is on the stream.
+    app.wait_for_event(&contract, "ContractRequested").await;
     let pdf = format!("%PDF-1.4\n% contrat {contract}\n%%EOF\n");
     let (status, signed) = app
         .post(
@@ -88,6 +90,18 @@ async fn until_count(app: &TestApp, sql: &str, expected: i64) {
         assert!(Instant::now() < deadline, "{sql}: {n}, expected {expected}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the reactors have put `n` notices in the sales inbox (each signature
+/// and each rejected payment is one): the events they append must not land between
+/// two counts of the store.
+async fn notices(app: &TestApp, n: i64) {
+    until_count(
+        app,
+        "SELECT count(*) FROM events WHERE event_type = 'TicketRouted' AND metadata->>'source' = 'policy'",
+        n,
+    )
+    .await;
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -196,6 +210,7 @@ async fn a_known_month_is_invoiced_collected_and_its_rejections_recorded_once() 
             mandated_sum += premium;
         }
     }
+    notices(&app, 10).await;
     until_count(
         &app,
         "SELECT count(*) FROM billing.contracts WHERE status = 'signed'",
@@ -343,6 +358,23 @@ async fn a_known_month_is_invoiced_collected_and_its_rejections_recorded_once() 
         reasons,
         ["AM04 : provision insuffisante", "MD01 : absence de mandat"]
     );
+    // Sales is told of both rejections, in its inbox.
+    notices(&app, 12).await;
+    let inbox = common::web::eventually(&app, "/api/v1/sales/tickets", "sales", |b| {
+        b["items"].as_array().is_some_and(|i| i.len() == 12)
+    })
+    .await;
+    let rejections = inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| {
+            i["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("Prélèvement rejeté"))
+        })
+        .count();
+    assert_eq!(rejections, 2, "{inbox}");
     // Re-importing records nothing again.
     let events = app.event_count().await;
     let (code, out, err) = billing(
@@ -549,6 +581,7 @@ async fn billing_collects_downloads_the_file_and_uploads_the_status_over_the_api
     let report = pain002("BANK-API", &[(&id, "AM04")], &[]);
     let (status, _) = upload(&app, report.clone(), "text/plain").await;
     assert_eq!(status, 415);
+    notices(&app, 2).await;
     let events = app.event_count().await;
     let (status, problem) = upload(
         &app,

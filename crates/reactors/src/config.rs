@@ -131,7 +131,7 @@ mod tests {
         let bad =
             ReactorConfig::from_lookup(|k| (k == "LAE_REACTOR_ACK_WAIT_MS").then(|| "x".into()));
         assert!(
-            bad.unwrap_err()
+            bad.expect_err("refused")
                 .to_string()
                 .contains("LAE_REACTOR_ACK_WAIT_MS")
         );
