@@ -120,7 +120,9 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
     // Today, by day: every figure of the period, from the events.
     let path = format!("/api/v1/management/kpis?from={today}&to={today}&granularity=day");
     let kpis = eventually(&app, &path, "management", |k| {
-        k["series"][0]["tickets_resolved"] == 1 && k["series"][0]["payment_rejections"] == 1
+        k["series"][0]["tickets_resolved"] == 1
+            && k["series"][0]["tickets_opened"] == 4
+            && k["series"][0]["payment_rejections"] == 1
     })
     .await;
     let day = &kpis["series"][0];
@@ -139,7 +141,10 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
     );
     assert_eq!(day["invoices_issued"], 2);
     assert_eq!(day["payment_rejection_rate"], 0.5);
-    assert_eq!(day["tickets_opened"], 1);
+    // The customer's ticket, and the three notices the reactors opened for sales (the
+    // signature, the rejected payment, the termination): the counter counts every
+    // `TicketOpened`, the platform's included.
+    assert_eq!(day["tickets_opened"], 4);
     assert!(!kpis.to_string().contains("Zébulon"));
     // Tomorrow's churn counts today's contracts in force (none left: terminated).
     let tomorrow = today + chrono::Duration::days(1);
