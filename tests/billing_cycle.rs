@@ -12,7 +12,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::{TestApp, lae_with};
 use serde_json::{Value, json};
 
@@ -35,46 +34,6 @@ const NAMES: [&str; 10] = [
     "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
     "Laurent",
 ];
-
-async fn signed_contract(app: &TestApp, customer: &str, premium: i64) -> String {
-    let (status, offer) = app
-        .post(
-            "/api/v1/offers",
-            "sales",
-            json!({"customer_id": customer, "product": "Prévoyance Famille",
-                   "monthly_premium": premium, "proposed_on": "2026-10-01"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{offer}");
-    let offer = offer["id"].as_str().expect("offer id");
-    let (status, accepted) = app
-        .post(
-            &format!("/api/v1/offers/{offer}/acceptance"),
-            "sales",
-            json!({"accepted_on": "2026-10-05"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let contract = accepted["contract_id"]
-        .as_str()
-        .expect("contract id")
-        .to_owned();
-    // The contract-requests reactor requests it once the acceptance is on the stream.
-    app.wait_for_event(&contract, "ContractRequested").await;
-    let pdf = format!("%PDF-1.4\n% contrat {contract}\n%%EOF\n");
-    let (status, signed) = app
-        .post(
-            &format!("/api/v1/contracts/{contract}/signature"),
-            "legal",
-            json!({"reference": format!("CT-{}", &contract[..8]), "signed_on": "2026-10-20",
-                   "document": {"name": "contrat.pdf",
-                                "content_base64": base64::engine::general_purpose::STANDARD
-                                    .encode(pdf.as_bytes())}}),
-        )
-        .await;
-    assert_eq!(status, 202, "{signed}");
-    contract
-}
 
 /// Waits (30 s at most) until `sql` answers `expected` on the owner's pool.
 async fn until_count(app: &TestApp, sql: &str, expected: i64) {
@@ -194,7 +153,8 @@ async fn a_known_month_is_invoiced_collected_and_its_rejections_recorded_once() 
     for (i, name) in NAMES.iter().enumerate() {
         let customer = app.register_customer(name).await;
         let premium = 2_000 + 137 * i64::try_from(i).expect("small");
-        signed_contract(&app, &customer, premium).await;
+        app.signed_contract(&customer, "Prévoyance Famille", premium)
+            .await;
         premiums.push(premium);
         if i < 8 {
             let (status, body) = app
@@ -500,7 +460,8 @@ async fn billing_collects_downloads_the_file_and_uploads_the_status_over_the_api
     .await;
     for (i, name) in ["Lefebvre", "Garnier"].iter().enumerate() {
         let customer = app.register_customer(name).await;
-        signed_contract(&app, &customer, 4_250).await;
+        app.signed_contract(&customer, "Prévoyance Famille", 4_250)
+            .await;
         if i == 0 {
             let (status, body) = app
                 .post(

@@ -79,34 +79,11 @@ async fn drained(app: &TestApp, consumer: &str) {
     }
 }
 
-/// Proposes an offer to `customer` and accepts it: the offer's id.
-async fn accepted_offer(app: &TestApp, customer: &str) -> String {
-    let (status, offer) = app
-        .post(
-            "/api/v1/offers",
-            "sales",
-            json!({"customer_id": customer, "product": "Vie Sérénité",
-                   "monthly_premium": 3150, "proposed_on": "2026-10-01"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{offer}");
-    let offer = offer["id"].as_str().expect("offer id").to_owned();
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/offers/{offer}/acceptance"),
-            "sales",
-            json!({"accepted_on": "2026-10-05"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    offer
-}
-
 #[tokio::test]
 async fn with_reactors_off_no_contract_is_requested_until_lae_reactors_runs() {
     let app = TestApp::spawn_configured("reactoff", true, |s| s.reactors = None).await;
     let customer = app.register_customer("Lefèvre").await;
-    let offer = accepted_offer(&app, &customer).await;
+    let (offer, _) = app.accepted_offer(&customer, "Vie Sérénité", 3150).await;
     relayed(&app).await;
     // The acceptance is on the stream, and nobody turned it into a request.
     assert_eq!(count(&app, "OfferAccepted").await, 1);
@@ -172,8 +149,14 @@ async fn two_reactors_killed_in_a_loop_request_each_of_500_contracts_once() {
     // 500 offers accepted, paced over a few seconds so that the kills land mid-work.
     let mut offers = Vec::with_capacity(OFFERS);
     for chunk in 0..(OFFERS / 50) {
-        let batch: Vec<String> = futures::stream::iter(0..50)
-            .map(|i| accepted_offer(&app, &customers[(chunk * 50 + i) % customers.len()]))
+        let batch: Vec<(String, String)> = futures::stream::iter(0..50)
+            .map(|i| {
+                app.accepted_offer(
+                    &customers[(chunk * 50 + i) % customers.len()],
+                    "Vie Sérénité",
+                    3150,
+                )
+            })
             .buffer_unordered(8)
             .collect()
             .await;
@@ -204,9 +187,13 @@ async fn two_reactors_killed_in_a_loop_request_each_of_500_contracts_once() {
     .await
     .expect("distinct");
     assert_eq!(distinct, OFFERS as i64);
-    for offer in offers.iter().take(20) {
+    for (offer, answered) in offers.iter().take(20) {
         let contract =
             lae_domain::ContractId::for_offer(offer.parse().expect("offer id")).to_string();
+        assert_eq!(
+            *answered, contract,
+            "the acceptance answers the derived contract"
+        );
         app.wait_for_event(&contract, "ContractRequested").await;
     }
     eprintln!("{kills} instances killed with SIGKILL during the run");
@@ -240,7 +227,7 @@ fn respawn(database: &str, stream: Option<&str>, subjects: Option<&str>, prefix:
 async fn signatures_terminations_and_rejected_payments_reach_the_sales_inbox() {
     let app = TestApp::spawn_with_pipeline("reactsales").await;
     let customer = app.register_customer("Garnier").await;
-    let offer = accepted_offer(&app, &customer).await;
+    let (offer, _) = app.accepted_offer(&customer, "Vie Sérénité", 3150).await;
     let contract = lae_domain::ContractId::for_offer(offer.parse().expect("offer id")).to_string();
     app.wait_for_event(&contract, "ContractRequested").await;
     let pdf = b"%PDF-1.4\n% contrat CT-R-1\n%%EOF\n";

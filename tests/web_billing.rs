@@ -10,54 +10,12 @@
 
 mod common;
 
-use base64::Engine;
 use common::TestApp;
 use common::web::{accessible, eventually, login, register, shoot};
 use lae_browser::Browser;
 use serde_json::{Value, json};
 
 const IBAN: &str = "FR76 3000 6000 0112 3456 7890 189";
-
-/// A contract for `customer`, requested from an accepted offer and signed by legal:
-/// its id.
-async fn signed_contract(app: &TestApp, customer: &str, product: &str, premium: i64) -> String {
-    let (status, offer) = app
-        .post(
-            "/api/v1/offers",
-            "sales",
-            json!({"customer_id": customer, "product": product,
-                   "monthly_premium": premium, "proposed_on": "2026-10-01"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{offer}");
-    let offer = offer["id"].as_str().expect("offer id");
-    let (status, accepted) = app
-        .post(
-            &format!("/api/v1/offers/{offer}/acceptance"),
-            "sales",
-            json!({"accepted_on": "2026-10-05"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let contract = accepted["contract_id"]
-        .as_str()
-        .expect("contract id")
-        .to_owned();
-    app.wait_for_event(&contract, "ContractRequested").await;
-    let pdf = format!("%PDF-1.4\n% contrat {contract}\n%%EOF\n");
-    let (status, signed) = app
-        .post(
-            &format!("/api/v1/contracts/{contract}/signature"),
-            "legal",
-            json!({"reference": format!("CT-{}", &contract[..8]), "signed_on": "2026-10-20",
-                   "document": {"name": "contrat.pdf",
-                                "content_base64": base64::engine::general_purpose::STANDARD
-                                    .encode(pdf.as_bytes())}}),
-        )
-        .await;
-    assert_eq!(status, 202, "{signed}");
-    contract
-}
 
 async fn access_log(app: &TestApp, customer: &str) -> Vec<(String, String)> {
     sqlx::query_as::<_, (String, String)>(
@@ -80,7 +38,9 @@ async fn billing_checks_the_iban_reveals_it_for_a_purpose_and_follows_an_invoice
         "helene@exemple.fr",
     )
     .await;
-    let contract = signed_contract(&app, &customer, "Prévoyance Sérénité", 3990).await;
+    let contract = app
+        .signed_contract(&customer, "Prévoyance Sérénité", 3990)
+        .await;
     eventually(
         &app,
         "/api/v1/billing/contracts/uninvoiced",
@@ -496,8 +456,8 @@ async fn billing_lists_sort_both_ways_and_page_with_sealed_cursors() {
     assert_eq!(rejected_list["order"], "desc");
 
     // Contracts: the one invoiced leaves the list; the other stays, sortable by premium.
-    let first = signed_contract(&app, &a, "Vie Horizon", 4990).await;
-    let second = signed_contract(&app, &b, "Prévoyance", 1990).await;
+    let first = app.signed_contract(&a, "Vie Horizon", 4990).await;
+    let second = app.signed_contract(&b, "Prévoyance", 1990).await;
     let both = eventually(
         &app,
         "/api/v1/billing/contracts/uninvoiced?sort=premium",

@@ -279,6 +279,62 @@ impl TestApp {
         body["id"].as_str().expect("id").to_owned()
     }
 
+    /// Proposes `product` at `premium` cents a month to `customer` (1 October 2026) and
+    /// records its acceptance (5 October): the offer's id and the contract's the
+    /// acceptance will have requested.
+    pub async fn accepted_offer(
+        &self,
+        customer: &str,
+        product: &str,
+        premium: i64,
+    ) -> (String, String) {
+        let (status, offer) = self
+            .post(
+                "/api/v1/offers",
+                "sales",
+                serde_json::json!({"customer_id": customer, "product": product,
+                                   "monthly_premium": premium, "proposed_on": "2026-10-01"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{offer}");
+        let offer = offer["id"].as_str().expect("offer id").to_owned();
+        let (status, accepted) = self
+            .post(
+                &format!("/api/v1/offers/{offer}/acceptance"),
+                "sales",
+                serde_json::json!({"accepted_on": "2026-10-05"}),
+            )
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        let contract = accepted["contract_id"]
+            .as_str()
+            .expect("contract id")
+            .to_owned();
+        (offer, contract)
+    }
+
+    /// A contract for `customer` from an accepted offer, requested by the reactor and
+    /// signed by legal on 20 October 2026 (pipeline only): its id.
+    pub async fn signed_contract(&self, customer: &str, product: &str, premium: i64) -> String {
+        use base64::Engine as _;
+        let (_, contract) = self.accepted_offer(customer, product, premium).await;
+        // The contract-requests reactor requests it once the acceptance is on the stream.
+        self.wait_for_event(&contract, "ContractRequested").await;
+        let pdf = format!("%PDF-1.4\n% contrat {contract}\n%%EOF\n");
+        let (status, signed) = self
+            .post(
+                &format!("/api/v1/contracts/{contract}/signature"),
+                "legal",
+                serde_json::json!({"reference": format!("CT-{}", &contract[..8]), "signed_on": "2026-10-20",
+                       "document": {"name": "contrat.pdf",
+                                    "content_base64": base64::engine::general_purpose::STANDARD
+                                        .encode(pdf.as_bytes())}}),
+            )
+            .await;
+        assert_eq!(status, 202, "{signed}");
+        contract
+    }
+
     /// Waits (up to 20 s) until the store holds an event of `event_type` on aggregate
     /// `aggregate_id`: what a reactor commands arrives after the relay and the reactor
     /// carried the cause (pipeline only).
