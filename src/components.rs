@@ -35,11 +35,7 @@ pub async fn reactors() -> anyhow::Result<()> {
         .await
         .context("preparing the database")?;
     let pool = db::connect_app(&settings.db).await.context("connecting")?;
-    let mut events = lae_store::EventRepository::new(pool.clone())
-        .with_signal(lae_store::notify::AppendSignal::spawn(pool));
-    if let Some(masters) = settings.master_keys.clone() {
-        events = events.with_keyring(lae_store::crypto::Keyring::all(masters));
-    }
+    let events = lae_store::EventRepository::for_commands(pool, settings.master_keys.clone());
     let config = lae_reactors::ReactorConfig::from_env()?;
     let commands = Arc::new(lae_reactors::Commands::new(&events));
     let metrics = Arc::new(lae_reactors::ReactorMetrics::new());

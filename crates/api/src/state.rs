@@ -7,8 +7,7 @@ use lae_domain::customer::Customer;
 use lae_domain::invoice::Invoice;
 use lae_domain::offer::Offer;
 use lae_domain::ticket::Ticket;
-use lae_store::crypto::{Keyring, MasterKeys};
-use lae_store::notify::AppendSignal;
+use lae_store::crypto::MasterKeys;
 use lae_store::{CommandExecutor, EventRepository};
 use sqlx::PgPool;
 
@@ -112,11 +111,7 @@ impl AppState {
         queries: QueryAccess,
         master_keys: Option<Arc<MasterKeys>>,
     ) -> Self {
-        let mut events =
-            EventRepository::new(pool.clone()).with_signal(AppendSignal::spawn(pool.clone()));
-        if let Some(masters) = master_keys {
-            events = events.with_keyring(Keyring::all(masters));
-        }
+        let events = EventRepository::for_commands(pool.clone(), master_keys);
         Self(Arc::new(Inner {
             customers: CommandExecutor::new(events.clone(), ()),
             offers: CommandExecutor::new(events.clone(), ()),

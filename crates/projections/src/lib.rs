@@ -31,7 +31,7 @@ mod departments;
 pub mod envelope;
 pub mod error;
 pub mod metrics;
-mod nats;
+pub mod nats;
 pub mod projector;
 pub mod rebuild;
 pub mod store_reader;

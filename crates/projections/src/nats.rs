@@ -17,31 +17,41 @@ pub(crate) async fn connect(
     config: &ProjectorConfig,
     name: &str,
 ) -> Result<Client, ProjectionError> {
-    let servers: Vec<&str> = config
-        .nats_url
+    Ok(connect_to(&config.nats_url, name, config.max_backoff).await?)
+}
+
+/// A client of the servers in `nats_url` (comma-separated) that connects, and
+/// reconnects, in the background with [`backoff_delay`] capped at `cap`: the one way
+/// every consumer of the stream (projectors, reactors) reaches NATS.
+pub async fn connect_to(
+    nats_url: &str,
+    name: &str,
+    cap: Duration,
+) -> Result<Client, async_nats::ConnectError> {
+    let servers: Vec<&str> = nats_url
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    let cap = config.max_backoff;
-    let client = ConnectOptions::new()
+    ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .request_timeout(Some(Duration::from_secs(5)))
         .reconnect_delay_callback(move |attempts| backoff_delay(attempts, cap))
         .connect(servers)
-        .await?;
-    Ok(client)
+        .await
 }
 
 /// Exponential back-off from 100 ms, capped.
-pub(crate) fn backoff_delay(attempts: usize, cap: Duration) -> Duration {
+#[must_use]
+pub fn backoff_delay(attempts: usize, cap: Duration) -> Duration {
     let exponent = u32::try_from(attempts.min(16)).unwrap_or(16);
     Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(cap)
 }
 
 /// Whether the server understands several filter subjects on one consumer (2.10+).
-fn supports_filter_subjects(version: &str) -> bool {
+#[must_use]
+pub fn supports_filter_subjects(version: &str) -> bool {
     let mut parts = version
         .trim_start_matches('v')
         .split(['.', '-'])

@@ -10,7 +10,7 @@ use async_nats::jetstream::consumer::pull::Config as PullConfig;
 use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{self, AckKind, Message};
-use async_nats::{Client, ConnectOptions, HeaderMap};
+use async_nats::{Client, HeaderMap};
 use chrono::Utc;
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
@@ -18,6 +18,7 @@ use lae_domain::contract::ContractError;
 use lae_domain::offer::{OfferEvent, contract_request_for};
 use lae_domain::ticket::TicketError;
 use lae_domain::{Department as TicketDepartment, OfferId};
+use lae_projections::nats::{backoff_delay, connect_to, supports_filter_subjects};
 use lae_projections::{Decoder, Department, Envelope, Event};
 use lae_store::repository::erased_subject;
 use lae_store::{CommandError, EventMetadata, Source};
@@ -33,38 +34,9 @@ const CORRELATION_HEADER: &str = "Lae-Correlation-Id";
 
 /// A client that connects, and reconnects, in the background.
 pub(crate) async fn connect(config: &ReactorConfig) -> Result<Client, ReactorError> {
-    let servers: Vec<&str> = config
-        .nats_url
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let cap = config.max_backoff;
-    ConnectOptions::new()
-        .name("lae-reactors")
-        .retry_on_initial_connect()
-        .request_timeout(Some(Duration::from_secs(5)))
-        .reconnect_delay_callback(move |attempts| backoff(attempts, cap))
-        .connect(servers)
+    connect_to(&config.nats_url, "lae-reactors", config.max_backoff)
         .await
         .map_err(|e| ReactorError::Nats(e.to_string()))
-}
-
-/// Exponential back-off from 100 ms, capped.
-fn backoff(attempts: usize, cap: Duration) -> Duration {
-    let exponent = u32::try_from(attempts.min(16)).unwrap_or(16);
-    Duration::from_millis(100u64.saturating_mul(1 << exponent)).min(cap)
-}
-
-/// Whether the server takes several filter subjects on one consumer (2.10+).
-fn supports_filter_subjects(version: &str) -> bool {
-    let mut parts = version
-        .trim_start_matches('v')
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let major = parts.next().unwrap_or(0);
-    let minor = parts.next().unwrap_or(0);
-    (major, minor) >= (2, 10)
 }
 
 /// The consumer's subjects: one per trigger where the server allows several, else the
@@ -149,7 +121,7 @@ pub(crate) async fn run_one(
             Err(error) => error,
         };
         failures += 1;
-        let delay = backoff(failures, config.max_backoff);
+        let delay = backoff_delay(failures, config.max_backoff);
         tracing::warn!(%reactor, %error, ?delay, "reactor consumer unavailable; retrying");
         tokio::select! {
             () = shutdown.as_mut() => return,
@@ -387,12 +359,5 @@ mod tests {
                 "p.Invoice.PaymentRejected"
             ]
         );
-    }
-
-    #[test]
-    fn back_off_grows_and_is_capped() {
-        let cap = Duration::from_secs(5);
-        assert_eq!(backoff(0, cap), Duration::from_millis(100));
-        assert_eq!(backoff(40, cap), cap);
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::crypto::keyring::EventRef;
-use crate::crypto::{KeyError, Keyring};
+use crate::crypto::{KeyError, Keyring, MasterKeys};
 use crate::notify::AppendSignal;
 
 /// Appends all the events of one command in a single autocommit statement.
@@ -65,6 +65,18 @@ impl EventRepository {
             pool,
             signal: None,
             keyring: None,
+        }
+    }
+
+    /// The repository a process commands through: it pokes the process's append
+    /// signal after every append (so the relay publishes at once) and, with
+    /// `master_keys`, seals personal fields with every category's key. `lae serve`
+    /// and `lae reactors` both build theirs here.
+    pub fn for_commands(pool: PgPool, master_keys: Option<Arc<MasterKeys>>) -> Self {
+        let events = Self::new(pool.clone()).with_signal(AppendSignal::spawn(pool));
+        match master_keys {
+            Some(masters) => events.with_keyring(Keyring::all(masters)),
+            None => events,
         }
     }
 
