@@ -232,7 +232,7 @@ async fn list(
             reason: t
                 .reason
                 .unwrap_or_else(|| "(motif non transmis)".to_owned()),
-            from: format::department(t.routed_from.as_deref().unwrap_or_default()),
+            from: sender(t.channel.as_deref(), t.routed_from.as_deref()),
             note: t.routing_note.unwrap_or_default(),
         })
         .collect();
@@ -364,7 +364,7 @@ async fn ticket_page(
                 .reason
                 .unwrap_or_else(|| "(motif non transmis)".to_owned()),
             opened: format::maybe_date_time(t.opened_at),
-            from: format::department(t.routed_from.as_deref().unwrap_or_default()),
+            from: sender(t.channel.as_deref(), t.routed_from.as_deref()),
             received: format::maybe_date_time(t.routed_at),
             note: t.routing_note.unwrap_or_default(),
             steps: view
@@ -501,5 +501,15 @@ async fn act(
                 None => Err(e),
             }
         }
+    }
+}
+
+/// Who handed the ticket over, in French: the platform for its own notices (channel
+/// `internal`: a reactor opened and routed them), else the department it came from.
+fn sender(channel: Option<&str>, routed_from: Option<&str>) -> &'static str {
+    if channel == Some("internal") {
+        "Plateforme (automatique)"
+    } else {
+        format::department(routed_from.unwrap_or_default())
     }
 }
