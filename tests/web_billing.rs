@@ -29,7 +29,18 @@ async fn access_log(app: &TestApp, customer: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn billing_checks_the_iban_reveals_it_for_a_purpose_and_follows_an_invoice() {
-    let app = TestApp::spawn_with_pipeline("web_bi").await;
+    let app = TestApp::spawn_configured("web_bi", true, |settings| {
+        settings.sepa_creditor = Some(
+            lae_api::billing_cycle::SepaCreditor::new(
+                "LAE Assurances & Prévoyance".to_owned(),
+                "FR14 2004 1010 0505 0001 3M02 606",
+                "PSSTFRPPXXX".to_owned(),
+                "FR12ZZZ123456".to_owned(),
+            )
+            .expect("creditor"),
+        );
+    })
+    .await;
     let customer = register(
         &app,
         "Lemaître",
@@ -344,6 +355,26 @@ async fn billing_checks_the_iban_reveals_it_for_a_purpose_and_follows_an_invoice
             .expect("list")
             .contains("Aucun prélèvement rejeté")
     );
+
+    // --- The month's SEPA collection, from its page: the signed contract is invoiced
+    // and its debit is in the file offered for download.
+    page.goto(&app.url("/desk/billing/collections"))
+        .await
+        .expect("collections");
+    accessible(&page, "SEPA collection form").await;
+    let status = page
+        .click_and_wait("form[action='/desk/billing/collections'] button[type=submit]")
+        .await
+        .expect("collect");
+    assert_eq!(status, 200);
+    let summary = page.text("[role=status]").await.expect("summary");
+    assert!(summary.contains("Contrats en vigueur : 1"), "{summary}");
+    assert!(
+        summary.contains("Factures émises par cette collecte : 1"),
+        "{summary}"
+    );
+    accessible(&page, "SEPA collection done").await;
+    shoot(&page, "39-facturation-prelevements-sepa").await;
 }
 
 /// Issues an invoice over the API: its id.

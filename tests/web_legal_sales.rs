@@ -383,6 +383,31 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     assert!(offers.contains("Acceptée"), "{offers}");
     accessible(&page, "sales sees the contract signed").await;
     shoot(&page, "23-commercial-contrat-signe").await;
+
+    // --- Sales is also told, in its inbox: the platform's notice of the signature.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let inbox = loop {
+        page.goto(&app.url("/desk/sales/tickets"))
+            .await
+            .expect("inbox");
+        let inbox = page.text("main").await.expect("inbox");
+        if inbox.contains("signé le") {
+            break inbox;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notice never reached the sales inbox: {inbox}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(inbox.contains("Interne (plateforme)"), "{inbox}");
+    assert!(inbox.contains("Plateforme (automatique)"), "{inbox}");
+    assert!(
+        inbox.contains("Informer le département Vente : le contrat"),
+        "{inbox}"
+    );
+    accessible(&page, "sales inbox with the platform's notice").await;
+    shoot(&page, "24-commercial-information-contrat-signe").await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
