@@ -42,13 +42,15 @@ async fn relayed(app: &TestApp) {
     let js = jetstream::new(async_nats::connect(NATS).await.expect("nats"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let mut stream = js
+        // The relay creates the stream when it starts: until then nothing is relayed.
+        if let Ok(mut stream) = js
             .get_stream(app.stream.as_deref().expect("pipeline"))
             .await
-            .expect("stream");
-        let on_stream = stream.info().await.expect("stream info").state.messages;
-        if i64::try_from(on_stream).expect("count") >= app.event_count().await {
-            return;
+        {
+            let on_stream = stream.info().await.expect("stream info").state.messages;
+            if i64::try_from(on_stream).expect("count") >= app.event_count().await {
+                return;
+            }
         }
         assert!(Instant::now() < deadline, "the relay did not catch up");
         tokio::time::sleep(Duration::from_millis(50)).await;
