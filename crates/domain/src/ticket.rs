@@ -20,7 +20,7 @@ pub use error::TicketError;
 pub(crate) use event::build_examples;
 pub use event::{TicketEvent, example_events};
 
-use crate::values::{Channel, CustomerId, Department, Reason};
+use crate::values::{Channel, CustomerId, Department, Reason, Satisfaction};
 
 /// Where a ticket stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,6 +53,7 @@ pub struct Ticket {
     department: Department,
     action_count: usize,
     resolved_at: Option<DateTime<Utc>>,
+    satisfaction: Option<Satisfaction>,
 }
 
 impl Ticket {
@@ -90,6 +91,12 @@ impl Ticket {
         self.resolved_at
     }
 
+    /// The customer's satisfaction, once rated.
+    #[must_use]
+    pub fn satisfaction(&self) -> Option<Satisfaction> {
+        self.satisfaction
+    }
+
     /// The opening of a ticket still being handled, after checking that `at`
     /// does not precede it.
     fn open_at(&self, at: DateTime<Utc>) -> Result<&TicketOpening, TicketError> {
@@ -116,6 +123,7 @@ impl Ticket {
                 opened_at,
                 operator,
                 customer_id,
+                category,
             } => {
                 if self.opening.is_some() {
                     return Err(TicketError::AlreadyOpened);
@@ -126,6 +134,7 @@ impl Ticket {
                     reason,
                     opened_at,
                     operator,
+                    category,
                 }])
             }
             TicketCommand::RecordAction {
@@ -179,6 +188,28 @@ impl Ticket {
                     at,
                 }])
             }
+            TicketCommand::RateSatisfaction { score, at } => {
+                let Some(opening) = &self.opening else {
+                    return Err(TicketError::NotFound);
+                };
+                let Some(resolved_at) = self.resolved_at else {
+                    return Err(TicketError::NotResolved);
+                };
+                if opening.channel == Channel::Internal {
+                    return Err(TicketError::NotACustomerContact);
+                }
+                if self.satisfaction.is_some() {
+                    return Err(TicketError::AlreadyRated);
+                }
+                Ok(vec![TicketEvent::SatisfactionRated {
+                    customer_id: opening.customer_id,
+                    score,
+                    channel: opening.channel,
+                    // A rating is given after the resolution: a clock running late
+                    // cannot date it before.
+                    at: at.max(resolved_at),
+                }])
+            }
         }
     }
 }
@@ -227,6 +258,7 @@ impl Aggregate for Ticket {
             }
             TicketEvent::TicketRouted { department, .. } => self.department = department,
             TicketEvent::TicketResolved { at, .. } => self.resolved_at = Some(at),
+            TicketEvent::SatisfactionRated { score, .. } => self.satisfaction = Some(score),
         }
     }
 }

@@ -38,7 +38,7 @@ use sqlx::PgConnection;
 
 use crate::decode::{DecodeError, Decoded, Decoder, Detached, Payload};
 use crate::department::Department;
-use crate::departments::{self, management};
+use crate::departments::{self, indicators, management};
 use crate::envelope::Envelope;
 
 /// What a batch did with one envelope.
@@ -582,25 +582,51 @@ async fn apply_counts(
         .filter(|e| department.follows(&e.aggregate_type))
         .map(|e| e.global_position)
         .collect();
+    // First statement: the claim (the rebuild's pause waits on it).
     let mut claimed = if replay {
         management::record_positions(conn, schema, &positions).await?
     } else {
         management::claim_positions(conn, schema, &positions).await?
     };
+    let keys: Vec<(&str, &str)> = envelopes
+        .iter()
+        .filter(|e| claimed.contains(&e.global_position))
+        .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
+        .collect();
+    let mut last = management::last_sequences(conn, schema, &keys).await?;
     let mut counted = Vec::new();
+    let mut held = Vec::new();
     let verdicts = envelopes
         .iter()
         .map(|e| {
             if !department.follows(&e.aggregate_type) {
-                Verdict::Ignored
-            } else if claimed.remove(&e.global_position) {
+                return Verdict::Ignored;
+            }
+            if !claimed.remove(&e.global_position) {
+                return Verdict::Duplicate;
+            }
+            let previous = last
+                .entry((e.aggregate_type.clone(), e.aggregate_id.clone()))
+                .or_insert(0);
+            if e.sequence <= *previous {
+                Verdict::Duplicate
+            } else if e.sequence > *previous + 1 {
+                // An earlier event of the aggregate is still to come: unclaimed, it is
+                // counted when it is delivered again after that one.
+                held.push(e.global_position);
+                Verdict::Gap
+            } else {
+                *previous = e.sequence;
                 counted.push(e);
                 Verdict::Applied
-            } else {
-                Verdict::Duplicate
             }
         })
         .collect();
-    management::count(conn, schema, &counted).await?;
+    management::release_positions(conn, schema, &held).await?;
+    management::save_sequences(conn, schema, &counted).await?;
+    let facts: Vec<indicators::Fact<'_>> =
+        counted.iter().map(|e| indicators::Fact::of(e)).collect();
+    management::count(conn, schema, &facts).await?;
+    indicators::measure(conn, schema, &facts).await?;
     Ok(verdicts)
 }

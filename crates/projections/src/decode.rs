@@ -250,7 +250,7 @@ const VERSION: &str = "1.0";
 
 /// Event types at a later version, which this code reads along with their 1.0 (a
 /// 1.0 payload lacks only optional fields, which decode as absent).
-const LATER: &[(&str, &str)] = &[("TicketRouted", "1.1")];
+const LATER: &[(&str, &str)] = &[("TicketRouted", "1.1"), ("TicketOpened", "1.1")];
 
 /// Whether this code reads `event_type` at `version`.
 fn readable(event_type: &str, version: &str) -> bool {
@@ -451,11 +451,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticket_routings_are_read_at_1_0_and_1_1_and_nothing_else_later() {
+    fn ticket_routings_and_openings_are_read_at_1_0_and_1_1_and_nothing_else_later() {
         assert!(readable("TicketRouted", "1.0"));
         assert!(readable("TicketRouted", "1.1"));
         assert!(!readable("TicketRouted", "1.2"));
-        assert!(!readable("TicketOpened", "1.1"));
+        assert!(readable("TicketOpened", "1.1"));
+        assert!(!readable("TicketResolved", "1.1"));
         // A 1.0 routing, without the hand-over, decodes with it absent.
         let event: lae_domain::ticket::TicketEvent = serde_json::from_value(serde_json::json!({
             "type": "TicketRouted", "customer_id": null,
@@ -486,6 +487,7 @@ mod tests {
             global_position: 1,
             recorded_at: DateTime::from_timestamp(0, 0).unwrap_or_default(),
             payload: payload.into(),
+            actor: None,
         }
     }
 

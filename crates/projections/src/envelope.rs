@@ -29,6 +29,47 @@ pub struct Envelope {
     pub recorded_at: DateTime<Utc>,
     /// The payload JSON exactly as stored.
     pub payload: String,
+    /// Who caused the event, from its metadata: for management's operator-days.
+    pub actor: Option<EnvelopeActor>,
+}
+
+/// The user and role a department user's event was recorded under (metadata `user`,
+/// `department` and `source` = `api`); `None` for the platform's own events (reactors,
+/// import, Zendesk, command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeActor {
+    /// The user's login.
+    pub user: String,
+    /// The user's role (`customer_service`, `legal`, `sales`, `billing`, ...).
+    pub role: String,
+}
+
+impl EnvelopeActor {
+    /// The actor of the metadata JSON `metadata`, if a department user's.
+    #[must_use]
+    pub fn from_metadata(metadata: &str) -> Option<Self> {
+        let meta: WireMetadata<'_> = serde_json::from_str(metadata).ok()?;
+        Self::from_wire(meta)
+    }
+
+    fn from_wire(meta: WireMetadata<'_>) -> Option<Self> {
+        (meta.source.as_deref() == Some("api")).then_some(())?;
+        Some(Self {
+            user: meta.user?.into_owned(),
+            role: meta.department?.into_owned(),
+        })
+    }
+}
+
+/// The metadata fields the actor is read from (the others are ignored).
+#[derive(Deserialize, Default)]
+struct WireMetadata<'a> {
+    #[serde(borrow)]
+    user: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    department: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    source: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl std::fmt::Debug for Envelope {
@@ -59,6 +100,8 @@ struct Wire<'a> {
     recorded_at: DateTime<Utc>,
     #[serde(borrow)]
     payload: &'a RawValue,
+    #[serde(borrow, default)]
+    metadata: Option<WireMetadata<'a>>,
 }
 
 /// Why a message body is not an envelope. The serde error is reduced to its position:
@@ -89,6 +132,7 @@ impl Envelope {
             global_position: wire.global_position,
             recorded_at: wire.recorded_at,
             payload: wire.payload.get().to_owned(),
+            actor: wire.metadata.and_then(EnvelopeActor::from_wire),
         })
     }
 }
@@ -113,6 +157,26 @@ mod tests {
             envelope.recorded_at.to_rfc3339(),
             "2023-11-14T22:13:20.123456+00:00"
         );
+    }
+
+    #[test]
+    fn the_actor_is_a_department_user_s_and_never_the_platform_s() {
+        let envelope = Envelope::from_json(BODY.as_bytes()).expect("parses");
+        assert_eq!(envelope.actor, None, "no source: not a department user's");
+        let body = BODY.replace(
+            r#""metadata":{"user":"alice"}"#,
+            r#""metadata":{"user":"alice","department":"sales","source":"api"}"#,
+        );
+        let envelope = Envelope::from_json(body.as_bytes()).expect("parses");
+        assert_eq!(
+            envelope.actor,
+            Some(EnvelopeActor {
+                user: "alice".into(),
+                role: "sales".into()
+            })
+        );
+        let reactor = r#"{"user":"lae","department":"platform","source":"policy"}"#;
+        assert_eq!(EnvelopeActor::from_metadata(reactor), None);
     }
 
     #[test]

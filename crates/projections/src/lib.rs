@@ -41,8 +41,10 @@ pub use apply::{ApplyError, Replay, Verdict, apply, apply_replay};
 pub use config::ProjectorConfig;
 pub use decode::{DecodeError, Decoded, Decoder, Event, Payload};
 pub use department::Department;
-pub use departments::management::{Granularity, KpiPeriod, Kpis, kpi_series, kpis};
-pub use envelope::Envelope;
+pub use departments::management::{
+    ChannelSatisfaction, DepartmentProductivity, Granularity, KpiPeriod, Kpis, kpi_series, kpis,
+};
+pub use envelope::{Envelope, EnvelopeActor};
 pub use error::ProjectionError;
 pub use metrics::{DepartmentMetrics, DepartmentStatus, ProjectionMetrics, ProjectionStatus};
 pub use projector::{run_all, run_projector};

@@ -30,7 +30,7 @@ const READ: &str = "
 SELECT event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
        CASE WHEN $5::text[] IS NULL OR aggregate_type || ':' || event_type = ANY($5)
             THEN payload::text ELSE '' END AS payload,
-       global_position, transaction_id::text AS txid, recorded_at
+       global_position, transaction_id::text AS txid, recorded_at, metadata::text AS metadata
   FROM events
  WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -50,6 +50,7 @@ struct StoredRow {
     global_position: i64,
     txid: String,
     recorded_at: DateTime<Utc>,
+    metadata: String,
 }
 
 /// Reads up to `limit` events of `aggregate_types` after `after`, in commit order.
@@ -102,6 +103,7 @@ pub async fn read_after_using(
             global_position: row.global_position,
             recorded_at: row.recorded_at,
             payload: row.payload,
+            actor: crate::envelope::EnvelopeActor::from_metadata(&row.metadata),
         });
     }
     Ok((envelopes, last))

@@ -22,6 +22,7 @@ fn envelope(id: Uuid, sequence: i64, position: i64, event: &CustomerEvent) -> En
         global_position: position,
         recorded_at: Utc::now(),
         payload: payload.to_string(),
+        actor: None,
     }
 }
 

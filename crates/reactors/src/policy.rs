@@ -53,6 +53,7 @@ impl SalesNotice {
                 opened_at: at,
                 operator: bounded(PLATFORM_OPERATOR, OperatorName::parse),
                 customer_id: Some(self.customer_id),
+                category: None,
             },
             TicketCommand::RouteTicket {
                 department: Department::Sales,

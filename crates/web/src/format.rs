@@ -142,7 +142,17 @@ pub fn ticket_step(kind: &str) -> &'static str {
         "routed" => "Transmis",
         "identified" => "Appelant identifié",
         "resolved" => "Résolution",
+        "rated" => "Satisfaction",
         _ => "Étape",
+    }
+}
+
+/// A satisfaction score in French.
+pub fn satisfaction(score: &str) -> &'static str {
+    match score {
+        "good" => "client satisfait",
+        "bad" => "client insatisfait",
+        _ => "note inconnue",
     }
 }
 

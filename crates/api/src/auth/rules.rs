@@ -402,6 +402,12 @@ pub static RULES: &[Rule] = &[
         "Link the ticket of an unidentified caller to a customer",
     ),
     rule(
+        Method::POST,
+        "/api/v1/tickets/{id}/satisfaction",
+        CUSTOMER_SERVICE,
+        "Record the customer's satisfaction with a resolved ticket (good or bad, once)",
+    ),
+    rule(
         Method::GET,
         "/api/v1/customer-service/customers",
         CUSTOMER_SERVICE,
@@ -696,6 +702,12 @@ pub static RULES: &[Rule] = &[
         "/desk/customer-service/tickets/{id}/resolution",
         CUSTOMER_SERVICE,
         "Resolve a ticket",
+    ),
+    page(
+        Method::POST,
+        "/desk/customer-service/tickets/{id}/satisfaction",
+        CUSTOMER_SERVICE,
+        "Record the customer's satisfaction with a resolved ticket",
     ),
     page(
         Method::GET,

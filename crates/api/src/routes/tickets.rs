@@ -10,7 +10,8 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use lae_domain::ticket::TicketCommand;
 use lae_domain::{
-    ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason, TicketId,
+    ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason, ReasonCode,
+    Satisfaction, TicketId,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/routing", post(route))
         .route("/tickets/{id}/resolution", post(resolve))
         .route("/tickets/{id}/identification", post(identify))
+        .route("/tickets/{id}/satisfaction", post(rate))
 }
 
 /// Legal, sales and billing act only on the tickets their inbox holds (read from
@@ -72,6 +74,9 @@ struct Open {
     customer_id: Option<CustomerId>,
     opened_at: Option<DateTime<Utc>>,
     operator: Option<OperatorName>,
+    /// The code of the reason, from the list of `public.ticket_reasons`
+    /// (`complaint` for a complaint); management counts tickets by it.
+    category: Option<ReasonCode>,
 }
 
 async fn open(
@@ -87,6 +92,7 @@ async fn open(
         opened_at: body.opened_at.unwrap_or_else(Utc::now),
         operator: operator(body.operator, &actor)?,
         customer_id: body.customer_id,
+        category: body.category,
     };
     let committed = open_ticket(&state, ticket_id, command, &metadata(&actor, request)).await?;
     Ok(created("tickets", CommandAccepted::from(&committed)))
@@ -101,16 +107,40 @@ pub async fn open_ticket(
     metadata: &lae_store::EventMetadata,
 ) -> Result<lae_store::Committed<lae_domain::ticket::Ticket>, ApiError> {
     if let TicketCommand::OpenTicket {
-        customer_id: Some(customer_id),
+        customer_id,
+        category,
         ..
     } = &command
     {
-        require_customer(state, customer_id, "customer_id").await?;
+        if let Some(customer_id) = customer_id {
+            require_customer(state, customer_id, "customer_id").await?;
+        }
+        if let Some(category) = category {
+            require_reason(state, category).await?;
+        }
     }
     Ok(state
         .tickets
         .execute(&ticket_id.to_string(), command, metadata)
         .await?)
+}
+
+/// 422 on `category` unless it is the code of a reason of the list.
+async fn require_reason(state: &AppState, code: &ReasonCode) -> Result<(), ApiError> {
+    let known: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.ticket_reasons WHERE code = $1)")
+            .bind(code.as_str())
+            .fetch_one(&state.pool)
+            .await?;
+    if known {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "unknown_reason_code",
+            "category",
+            format!("Motif inconnu : « {code} » n'est pas dans la liste des motifs."),
+        ))
+    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -200,10 +230,34 @@ async fn identify(
     execute(&state.tickets, id, command, caller).await
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Rate {
+    /// `good` (satisfied) or `bad`, Zendesk's two-point scale.
+    score: Satisfaction,
+    /// When the customer gave the rating; now by default.
+    at: Option<DateTime<Utc>>,
+}
+
+/// Records the customer's satisfaction with a resolved ticket (once).
+async fn rate(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<TicketId>,
+    ValidJson(body): ValidJson<Rate>,
+) -> Result<Response, ApiError> {
+    let command = TicketCommand::RateSatisfaction {
+        score: body.score,
+        at: body.at.unwrap_or_else(Utc::now),
+    };
+    execute(&state.tickets, id, command, caller).await
+}
+
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.op::<Open, CommandAccepted>(Method::POST, "/api/v1/tickets", 201);
     doc.op::<Action, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/actions", 202);
     doc.op::<Route, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/routing", 202);
     doc.op::<Resolve, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/resolution", 202);
     doc.op::<Identify, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/identification", 202);
+    doc.op::<Rate, CommandAccepted>(Method::POST, "/api/v1/tickets/{id}/satisfaction", 202);
 }

@@ -32,7 +32,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use lae_domain::ticket::{TicketCommand, TicketError};
-use lae_domain::{ActionText, Channel, Note, OperatorName, Reason, TicketId};
+use lae_domain::{ActionText, Channel, Note, OperatorName, Reason, ReasonCode, TicketId};
 use lae_store::{CommandError, EventMetadata, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -213,6 +213,20 @@ fn zendesk_ticket(hook: &Webhook) -> Option<String> {
     None
 }
 
+/// A Zendesk ticket tagged `reclamation` or `complaint` is a complaint (Zendesk has no
+/// complaint type: LAE's agents tag them); any other ticket has no reason code.
+fn complaint_tag(tags: &Value) -> Option<ReasonCode> {
+    let tagged = tags.as_array().is_some_and(|tags| {
+        tags.iter()
+            .any(|t| matches!(t.as_str(), Some("reclamation" | "complaint")))
+    });
+    if tagged {
+        ReasonCode::parse(ReasonCode::COMPLAINT).ok()
+    } else {
+        None
+    }
+}
+
 fn metadata(hook: &Webhook) -> EventMetadata {
     EventMetadata::new(
         "zendesk",
@@ -263,6 +277,7 @@ async fn apply(
                 opened_at,
                 operator,
                 customer_id: None,
+                category: complaint_tag(&hook.detail["tags"]),
             }
         }
         "zen:event-type:ticket.comment_added" => {

@@ -393,6 +393,7 @@ impl Platform {
                     opened_at: Utc::now(),
                     operator: "Camille".parse().expect("operator"),
                     customer_id: Some(customer.parse().expect("customer id")),
+                    category: None,
                 },
                 &meta("camille", "customer_service"),
             )

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::values::{ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason};
+use crate::values::{
+    ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason, ReasonCode,
+    Satisfaction,
+};
 
 /// What customer service can do with a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +24,8 @@ pub enum TicketCommand {
         operator: OperatorName,
         /// The customer, if identified.
         customer_id: Option<CustomerId>,
+        /// The code of the reason picked from the list, if one was.
+        category: Option<ReasonCode>,
     },
     /// Logs something done for the customer.
     RecordAction {
@@ -53,6 +58,13 @@ pub enum TicketCommand {
         /// How the request was resolved.
         resolution: Note,
         /// When.
+        at: DateTime<Utc>,
+    },
+    /// Records the customer's satisfaction with a resolved ticket, once.
+    RateSatisfaction {
+        /// Satisfied or not.
+        score: Satisfaction,
+        /// When the rating was given.
         at: DateTime<Utc>,
     },
 }

@@ -26,6 +26,15 @@ pub enum TicketError {
     /// `IdentifyCaller` on a ticket whose caller is known.
     #[error("l'appelant de ce ticket est déjà identifié")]
     AlreadyIdentified,
+    /// `RateSatisfaction` on a ticket still being handled.
+    #[error("le ticket n'est pas encore résolu : la satisfaction se recueille après la résolution")]
+    NotResolved,
+    /// `RateSatisfaction` on a ticket already rated.
+    #[error("la satisfaction du client a déjà été enregistrée pour ce ticket")]
+    AlreadyRated,
+    /// `RateSatisfaction` on a notice the platform opened itself: no customer to ask.
+    #[error("un avis interne de la plateforme ne reçoit pas de note de satisfaction")]
+    NotACustomerContact,
     /// A time earlier than the opening of the ticket.
     #[error("l'horodatage ne peut pas précéder l'ouverture du ticket ({})", french_datetime(.opened_at))]
     BeforeOpening {
@@ -51,7 +60,10 @@ impl Rejection for TicketError {
             Self::AlreadyOpened
             | Self::Resolved
             | Self::AlreadyRoutedThere { .. }
-            | Self::AlreadyIdentified => RejectionKind::Conflict,
+            | Self::AlreadyIdentified
+            | Self::NotResolved
+            | Self::AlreadyRated
+            | Self::NotACustomerContact => RejectionKind::Conflict,
             Self::BeforeOpening { .. } => RejectionKind::Invalid,
         }
     }
@@ -64,6 +76,9 @@ impl Rejection for TicketError {
             Self::AlreadyRoutedThere { .. } => "already_routed_there",
             Self::AlreadyIdentified => "caller_already_identified",
             Self::BeforeOpening { .. } => "time_before_opening",
+            Self::NotResolved => "ticket_not_resolved",
+            Self::AlreadyRated => "satisfaction_already_rated",
+            Self::NotACustomerContact => "not_a_customer_contact",
         }
     }
 
@@ -73,7 +88,10 @@ impl Rejection for TicketError {
             Self::NotFound
             | Self::AlreadyOpened
             | Self::Resolved
-            | Self::AlreadyRoutedThere { .. } => None,
+            | Self::AlreadyRoutedThere { .. }
+            | Self::NotResolved
+            | Self::AlreadyRated
+            | Self::NotACustomerContact => None,
             Self::AlreadyIdentified => Some("customer_id"),
         }
     }

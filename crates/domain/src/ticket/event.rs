@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::examples::{CUSTOMER, ExampleError, at};
 use crate::privacy::{Classified, DataCategory, PersonalField, personal};
-use crate::values::{ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason};
+use crate::values::{
+    ActionText, Channel, CustomerId, Department, Note, OperatorName, Reason, ReasonCode,
+    Satisfaction,
+};
 
 /// What happened to a customer-service ticket. The aggregate id is the ticket id.
 ///
@@ -28,6 +31,11 @@ pub enum TicketEvent {
         opened_at: DateTime<Utc>,
         /// Who took the call or mail.
         operator: OperatorName,
+        /// The code of the reason picked from the list (`complaint`, ...), not personal:
+        /// management counts tickets by it. Absent before version 1.1 of this event and
+        /// from tickets opened with a free reason only (read as `None`).
+        #[serde(default)]
+        category: Option<ReasonCode>,
     },
     /// Something was done for the customer.
     ActionRecorded {
@@ -79,6 +87,19 @@ pub enum TicketEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The customer said how satisfied they were with the handling of a resolved ticket
+    /// (asked after the resolution, as Zendesk's satisfaction survey does).
+    SatisfactionRated {
+        /// The ticket's customer, if identified.
+        customer_id: Option<CustomerId>,
+        /// Satisfied or not.
+        score: Satisfaction,
+        /// How the customer had got in touch, repeated so that satisfaction is
+        /// counted per channel from this event alone.
+        channel: Channel,
+        /// When the rating was given.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for TicketEvent {
@@ -89,16 +110,18 @@ impl DomainEvent for TicketEvent {
             Self::TicketRouted { .. } => "TicketRouted",
             Self::CallerIdentified { .. } => "CallerIdentified",
             Self::TicketResolved { .. } => "TicketResolved",
+            Self::SatisfactionRated { .. } => "SatisfactionRated",
         }
         .to_owned()
     }
 
     /// `TicketRouted` is at 1.1: it hands over the reason, channel and date of the
     /// contact to the receiving department. A 1.0 payload (without them) reads as 1.1
-    /// with the hand-over absent: its new fields default to `None`.
+    /// with the hand-over absent: its new fields default to `None`. `TicketOpened` is
+    /// at 1.1: it carries the reason's code; a 1.0 payload reads with no code.
     fn event_version(&self) -> String {
         match self {
-            Self::TicketRouted { .. } => "1.1",
+            Self::TicketRouted { .. } | Self::TicketOpened { .. } => "1.1",
             _ => "1.0",
         }
         .to_owned()
@@ -120,7 +143,7 @@ impl Classified for TicketEvent {
     fn subject_field(event_type: &str) -> Option<&'static str> {
         match event_type {
             "TicketOpened" | "ActionRecorded" | "TicketRouted" | "CallerIdentified"
-            | "TicketResolved" => Some("customer_id"),
+            | "TicketResolved" | "SatisfactionRated" => Some("customer_id"),
             _ => None,
         }
     }
@@ -152,6 +175,7 @@ pub(crate) fn build_examples() -> Result<Vec<TicketEvent>, ExampleError> {
             reason: "Demande de changement de RIB pour le prélèvement".parse()?,
             opened_at: at(2024, 9, 2, 9, 14)?,
             operator: operator.clone(),
+            category: Some(ReasonCode::parse("payment_issue")?),
         },
         TicketEvent::ActionRecorded {
             customer_id,
@@ -177,6 +201,12 @@ pub(crate) fn build_examples() -> Result<Vec<TicketEvent>, ExampleError> {
             customer_id,
             resolution: "Mandat modifié, nouveau RIB pris en compte".parse()?,
             at: at(2024, 9, 3, 14, 5)?,
+        },
+        TicketEvent::SatisfactionRated {
+            customer_id,
+            score: Satisfaction::Good,
+            channel: Channel::Phone,
+            at: at(2024, 9, 4, 10, 0)?,
         },
     ])
 }

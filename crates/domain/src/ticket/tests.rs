@@ -27,6 +27,7 @@ fn open(customer_id: Option<CustomerId>) -> TicketCommand {
         opened_at: opened_at(),
         operator: v("Karim Benali"),
         customer_id,
+        category: Some(v("payment_issue")),
     }
 }
 
@@ -37,6 +38,7 @@ fn opened(customer_id: Option<CustomerId>) -> TicketEvent {
         reason: v("Demande de changement de RIB"),
         opened_at: opened_at(),
         operator: v("Karim Benali"),
+        category: Some(v("payment_issue")),
     }
 }
 
@@ -211,6 +213,70 @@ fn resolving_closes_the_ticket() {
         .given(vec![opened(customer())])
         .when(resolve(at(2024, 9, 3, 14, 5)))
         .then_expect_events(vec![resolved()]);
+}
+
+fn rate(score: Satisfaction, when: DateTime<Utc>) -> TicketCommand {
+    TicketCommand::RateSatisfaction { score, at: when }
+}
+
+#[test]
+fn satisfaction_is_rated_once_after_the_resolution_with_the_channel() {
+    Framework::with(())
+        .given(vec![opened(customer()), resolved()])
+        .when(rate(Satisfaction::Bad, at(2024, 9, 5, 8, 0)))
+        .then_expect_events(vec![TicketEvent::SatisfactionRated {
+            customer_id: customer(),
+            score: Satisfaction::Bad,
+            channel: Channel::Phone,
+            at: at(2024, 9, 5, 8, 0),
+        }]);
+    let rated = TicketEvent::SatisfactionRated {
+        customer_id: customer(),
+        score: Satisfaction::Good,
+        channel: Channel::Phone,
+        at: at(2024, 9, 5, 8, 0),
+    };
+    Framework::with(())
+        .given(vec![opened(customer()), resolved(), rated])
+        .when(rate(Satisfaction::Bad, at(2024, 9, 6, 8, 0)))
+        .then_expect_error(TicketError::AlreadyRated);
+    Framework::with(())
+        .given(vec![opened(customer())])
+        .when(rate(Satisfaction::Good, at(2024, 9, 5, 8, 0)))
+        .then_expect_error(TicketError::NotResolved);
+    Framework::with(())
+        .given_no_previous_events()
+        .when(rate(Satisfaction::Good, at(2024, 9, 5, 8, 0)))
+        .then_expect_error(TicketError::NotFound);
+}
+
+#[test]
+fn a_rating_is_never_dated_before_the_resolution() {
+    Framework::with(())
+        .given(vec![opened(customer()), resolved()])
+        .when(rate(Satisfaction::Good, at(2024, 9, 3, 14, 0)))
+        .then_expect_events(vec![TicketEvent::SatisfactionRated {
+            customer_id: customer(),
+            score: Satisfaction::Good,
+            channel: Channel::Phone,
+            at: at(2024, 9, 3, 14, 5),
+        }]);
+}
+
+#[test]
+fn the_platform_s_own_notices_are_not_rated() {
+    let notice = TicketEvent::TicketOpened {
+        customer_id: customer(),
+        channel: Channel::Internal,
+        reason: v("Contrat signé"),
+        opened_at: opened_at(),
+        operator: v("Plateforme LAE (automatique)"),
+        category: None,
+    };
+    Framework::with(())
+        .given(vec![notice, resolved()])
+        .when(rate(Satisfaction::Good, at(2024, 9, 5, 8, 0)))
+        .then_expect_error(TicketError::NotACustomerContact);
 }
 
 #[test]

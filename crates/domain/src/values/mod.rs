@@ -28,7 +28,7 @@ pub use health::{AlcoholUse, Illness, TobaccoUse};
 pub use ids::{ContractId, CustomerId, InvoiceId, OfferId, ParseIdError, TicketId};
 pub use money::{Cents, CentsError};
 pub use profile::{AgeBand, Sex};
-pub use service::{Channel, Department};
+pub use service::{Channel, Department, ReasonCode, ReasonCodeError, Satisfaction};
 pub use text::{
     ActionText, ContractReference, InvoiceNumber, Note, OperatorName, ProductName, Profession,
     Reason,

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use lae_domain::ticket::{Ticket, TicketCommand};
-use lae_domain::{ActionText, Channel, CustomerId, Note, OperatorName, Reason};
+use lae_domain::{ActionText, Channel, CustomerId, Note, OperatorName, Reason, ReasonCode};
 
 /// The resolution of every imported call.
 pub const RESOLUTION: &str =
@@ -23,6 +23,16 @@ pub struct LegacyCall {
     pub at: DateTime<Utc>,
     pub operator: OperatorName,
     pub action: Option<ActionText>,
+}
+
+/// The reason code of a legacy call: the legacy application had no list of reasons,
+/// only a free "motif"; one that starts with "Réclamation" is a complaint (so that
+/// management counts the complaints of the imported history), any other has no code.
+fn legacy_category(reason: &Reason) -> Option<ReasonCode> {
+    let first = reason.as_str().split_whitespace().next()?.to_lowercase();
+    matches!(first.as_str(), "réclamation" | "reclamation")
+        .then(|| ReasonCode::parse(ReasonCode::COMPLAINT).ok())
+        .flatten()
 }
 
 /// The commands that bring `current` to what the legacy row describes.
@@ -40,6 +50,7 @@ pub fn commands(current: &Ticket, call: &LegacyCall) -> Result<Vec<TicketCommand
             opened_at: call.at,
             operator: call.operator.clone(),
             customer_id: Some(call.customer_id),
+            category: legacy_category(&call.reason),
         }];
         if let Some(action) = &call.action {
             out.push(TicketCommand::RecordAction {

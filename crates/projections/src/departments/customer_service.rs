@@ -133,6 +133,7 @@ fn apply_ticket(row: Option<TicketRow>, d: &Decoded<'_>, event: &TicketEvent) ->
             reason,
             opened_at,
             operator,
+            ..
         } => {
             row.customer_id = customer_id.map(|c| *c.as_uuid());
             row.channel = Some(channel.as_str().to_owned());
@@ -161,6 +162,8 @@ fn apply_ticket(row: Option<TicketRow>, d: &Decoded<'_>, event: &TicketEvent) ->
             row.resolved_at = Some(*at);
             row.last_activity_at = Some(*at);
         }
+        // The rating comes after the resolution; it is in the ticket's history.
+        TicketEvent::SatisfactionRated { .. } => {}
     }
     row.version = d.envelope.sequence;
     row.updated_at = d.envelope.recorded_at;
@@ -215,6 +218,10 @@ fn history_row(d: &Decoded<'_>, event: &TicketEvent) -> TicketHistoryRow {
         TicketEvent::TicketResolved { resolution, at, .. } => TicketHistoryRow {
             text: Some(resolution.as_str().to_owned()),
             ..base("resolved", *at)
+        },
+        TicketEvent::SatisfactionRated { score, at, .. } => TicketHistoryRow {
+            text: Some(score.as_str().to_owned()),
+            ..base("rated", *at)
         },
     }
 }

@@ -117,6 +117,8 @@ pub(crate) async fn write(
             TicketEvent::TicketResolved { at, .. } => {
                 leave(&mut tickets, &mut history, &mut left, d, *at, "resolved");
             }
+            // Rated after the resolution, when the ticket has left every inbox.
+            TicketEvent::SatisfactionRated { .. } => {}
             TicketEvent::ActionRecorded {
                 action,
                 at,

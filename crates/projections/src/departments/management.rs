@@ -8,6 +8,7 @@ use lae_store::db::quote_ident;
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::indicators::{Fact, quantile_bucket, seconds_bucket_bound};
 use crate::envelope::Envelope;
 
 /// Marks the positions of a batch as counted and returns those that were not counted
@@ -46,23 +47,102 @@ pub(crate) async fn record_positions(
     Ok(positions.iter().copied().collect())
 }
 
-/// Adds one to the counters of each event (already claimed, so counted once).
+/// The last sequence counted of each aggregate of `keys` (`management.work_applied`).
+pub(crate) async fn last_sequences(
+    conn: &mut PgConnection,
+    schema: &str,
+    keys: &[(&str, &str)],
+) -> Result<std::collections::HashMap<(String, String), i64>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let (types, ids): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(&format!(
+        "SELECT w.aggregate_type, w.aggregate_id, w.last_sequence \
+           FROM {}.work_applied w \
+           JOIN unnest($1::text[], $2::text[]) AS k(t, i) \
+             ON w.aggregate_type = k.t AND w.aggregate_id = k.i",
+        quote_ident(schema)
+    ))
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(t, i, s)| ((t, i), s)).collect())
+}
+
+/// Records the last sequence counted of each aggregate of `counted` (in order).
+pub(crate) async fn save_sequences(
+    conn: &mut PgConnection,
+    schema: &str,
+    counted: &[&Envelope],
+) -> Result<(), sqlx::Error> {
+    let mut last: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for e in counted {
+        last.insert((&e.aggregate_type, &e.aggregate_id), e.sequence);
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let mut types = Vec::with_capacity(last.len());
+    let mut ids = Vec::with_capacity(last.len());
+    let mut sequences = Vec::with_capacity(last.len());
+    for ((t, i), s) in last {
+        types.push(t);
+        ids.push(i);
+        sequences.push(s);
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {}.work_applied (aggregate_type, aggregate_id, last_sequence) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence",
+        quote_ident(schema)
+    ))
+    .bind(&types)
+    .bind(&ids)
+    .bind(&sequences)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the claim of positions held back (a gap): their events are counted when
+/// delivered again.
+pub(crate) async fn release_positions(
+    conn: &mut PgConnection,
+    schema: &str,
+    positions: &[i64],
+) -> Result<(), sqlx::Error> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "DELETE FROM {}.applied_positions WHERE global_position = ANY($1)",
+        quote_ident(schema)
+    ))
+    .bind(positions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds one to the counters of each event (already claimed, so counted once), on the
+/// day it happened ([`Fact::day`](super::indicators::Fact)).
 pub(crate) async fn count(
     conn: &mut PgConnection,
     schema: &str,
-    events: &[&Envelope],
+    events: &[Fact<'_>],
 ) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }
     let mut totals: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     let mut daily: BTreeMap<(NaiveDate, &str, &str), i64> = BTreeMap::new();
-    for e in events {
+    for f in events {
+        let e = f.envelope;
         let key = (e.aggregate_type.as_str(), e.event_type.as_str());
         *totals.entry(key).or_default() += 1;
-        *daily
-            .entry((e.recorded_at.date_naive(), key.0, key.1))
-            .or_default() += 1;
+        *daily.entry((f.day, key.0, key.1)).or_default() += 1;
     }
     let schema = quote_ident(schema);
     let (types, (event_types, counts)): (Vec<&str>, (Vec<&str>, Vec<i64>)) =
@@ -199,6 +279,129 @@ pub struct KpiPeriod {
     pub payment_rejection_rate: Option<f64>,
     pub tickets_opened: i64,
     pub tickets_resolved: i64,
+    /// Satisfaction: ratings given in the period, satisfied and not.
+    pub satisfaction_good: i64,
+    pub satisfaction_bad: i64,
+    /// CSAT: satisfied ÷ all ratings of the period.
+    pub csat: Option<f64>,
+    /// The same per channel the customer got in touch by (`phone`, `mail`).
+    pub satisfaction_by_channel: Vec<ChannelSatisfaction>,
+    /// Tickets opened with the reason code `complaint`.
+    pub complaints: i64,
+    /// Customers registered and not erased at the period's end.
+    pub customers_at_end: i64,
+    /// Complaints × 1,000 ÷ customers at the period's end.
+    pub complaints_per_1000_customers: Option<f64>,
+    /// Customers whose last contract in force was terminated in the period.
+    pub customers_left: i64,
+    /// Customer contacts (tickets not opened by the platform) resolved.
+    pub contacts_resolved: i64,
+    /// Of those, resolved without ever being routed to another department.
+    pub first_contact_resolutions: i64,
+    /// First-contact resolutions ÷ customer contacts resolved.
+    pub first_contact_resolution_rate: Option<f64>,
+    /// Median and 90th percentile of the time from a ticket's opening to its
+    /// resolution, all departments (upper bound of a bucket at most 9 % wide).
+    pub resolution_median_seconds: Option<f64>,
+    pub resolution_p90_seconds: Option<f64>,
+    /// Median and 90th percentile, in days, from an offer's acceptance to the
+    /// signature of its contract (contracts signed in the period).
+    pub acceptance_to_signature_median_days: Option<i64>,
+    pub acceptance_to_signature_p90_days: Option<i64>,
+    /// Median and 90th percentile, in days, from a contract's signature to its first
+    /// invoice (first invoices issued in the period).
+    pub signature_to_first_invoice_median_days: Option<i64>,
+    pub signature_to_first_invoice_p90_days: Option<i64>,
+    /// Productivity per department (customer service, legal, sales, billing).
+    pub departments: Vec<DepartmentProductivity>,
+}
+
+/// Satisfaction ratings of one channel in one period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChannelSatisfaction {
+    pub channel: String,
+    pub good: i64,
+    pub bad: i64,
+    /// good ÷ (good + bad).
+    pub csat: Option<f64>,
+}
+
+/// One department's productivity in one period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DepartmentProductivity {
+    pub department: String,
+    /// Tickets resolved while the department held them.
+    pub tickets_resolved: i64,
+    /// Distinct (user, day) pairs of the department's users with an event.
+    pub operator_days: i64,
+    /// Tickets resolved ÷ operator-days.
+    pub tickets_per_operator_day: Option<f64>,
+    /// Median and 90th percentile of the time to resolution of its tickets.
+    pub resolution_median_seconds: Option<f64>,
+    pub resolution_p90_seconds: Option<f64>,
+}
+
+/// The departments productivity is reported for, in this order.
+const DEPARTMENTS: &[&str] = &["customer_service", "legal", "sales", "billing"];
+
+/// The channels satisfaction is reported for (the platform's notices are not rated).
+const CHANNELS: &[&str] = &["phone", "mail"];
+
+/// A day's (or period's) sums of `management.daily_measures` and histograms of
+/// `management.daily_durations`, keyed by period start.
+#[derive(Debug, Default)]
+struct PeriodSums {
+    measures: std::collections::HashMap<(NaiveDate, String, String), i64>,
+    durations: std::collections::HashMap<(NaiveDate, String, String), Vec<(i32, i64)>>,
+}
+
+impl PeriodSums {
+    fn value(&self, start: NaiveDate, measure: &str, dimension: Option<&str>) -> i64 {
+        match dimension {
+            Some(d) => self
+                .measures
+                .get(&(start, measure.to_owned(), d.to_owned()))
+                .copied()
+                .unwrap_or(0),
+            None => self
+                .measures
+                .iter()
+                .filter(|((s, m, _), _)| *s == start && m == measure)
+                .map(|(_, v)| *v)
+                .sum(),
+        }
+    }
+
+    fn histogram(
+        &self,
+        start: NaiveDate,
+        measure: &str,
+        dimension: Option<&str>,
+    ) -> Vec<(i32, i64)> {
+        self.durations
+            .iter()
+            .filter(|((s, m, d), _)| {
+                *s == start && m == measure && dimension.is_none_or(|want| want == d)
+            })
+            .flat_map(|(_, h)| h.iter().copied())
+            .collect()
+    }
+}
+
+/// Median and 90th percentile of a histogram of seconds (bucket upper bounds).
+fn seconds_quantiles(h: &[(i32, i64)]) -> (Option<f64>, Option<f64>) {
+    let at = |q| {
+        quantile_bucket(h, q)
+            .map(seconds_bucket_bound)
+            .map(|s| s.round())
+    };
+    (at(0.5), at(0.9))
+}
+
+/// Median and 90th percentile of a histogram of whole days.
+fn days_quantiles(h: &[(i32, i64)]) -> (Option<i64>, Option<i64>) {
+    let at = |q| quantile_bucket(h, q).map(i64::from);
+    (at(0.5), at(0.9))
 }
 
 /// The indicators per period from `from` to `to` (both included), in order. Reads the
@@ -215,9 +418,109 @@ pub async fn kpi_series(
           WHERE day <= $1 ORDER BY day",
     )
     .bind(to)
+    .fetch_all(&mut *conn)
+    .await?;
+    let trunc = match granularity {
+        Granularity::Day => "day",
+        Granularity::Week => "week",
+        Granularity::Month => "month",
+    };
+    // Summed per period by PostgreSQL: a year by month is a few hundred rows whatever
+    // the number of events.
+    let measures: Vec<(NaiveDate, String, String, i64)> = sqlx::query_as(
+        "SELECT date_trunc($3, day)::date, measure, dimension, sum(value)::bigint \
+           FROM management.daily_measures WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(trunc)
+    .fetch_all(&mut *conn)
+    .await?;
+    let durations: Vec<(NaiveDate, String, String, i32, i64)> = sqlx::query_as(
+        "SELECT date_trunc($3, day)::date, measure, dimension, bucket, sum(count)::bigint \
+           FROM management.daily_durations WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(trunc)
     .fetch_all(conn)
     .await?;
-    Ok(series_from(&rows, from, to, granularity))
+    let mut sums = PeriodSums::default();
+    // A period's key is its start within the range: the first one may start at `from`.
+    let key = |d: NaiveDate| granularity.start_of(d).max(from);
+    for (d, m, dim, v) in measures {
+        *sums.measures.entry((key(d), m, dim)).or_default() += v;
+    }
+    for (d, m, dim, b, n) in durations {
+        sums.durations
+            .entry((key(d), m, dim))
+            .or_default()
+            .push((b, n));
+    }
+    let mut periods = series_from(&rows, from, to, granularity);
+    for p in &mut periods {
+        if let Some(start) = p.start {
+            add_indicators(p, &sums, start);
+        }
+    }
+    Ok(periods)
+}
+
+/// Fills the indicators of the daily measures and durations into `p`.
+fn add_indicators(p: &mut KpiPeriod, sums: &PeriodSums, start: NaiveDate) {
+    use super::indicators::measure as m;
+    p.satisfaction_good = sums.value(start, m::SATISFACTION_GOOD, None);
+    p.satisfaction_bad = sums.value(start, m::SATISFACTION_BAD, None);
+    p.csat = ratio(
+        p.satisfaction_good,
+        p.satisfaction_good + p.satisfaction_bad,
+    );
+    p.satisfaction_by_channel = CHANNELS
+        .iter()
+        .map(|c| {
+            let good = sums.value(start, m::SATISFACTION_GOOD, Some(c));
+            let bad = sums.value(start, m::SATISFACTION_BAD, Some(c));
+            ChannelSatisfaction {
+                channel: (*c).to_owned(),
+                good,
+                bad,
+                csat: ratio(good, good + bad),
+            }
+        })
+        .collect();
+    p.complaints = sums.value(start, m::COMPLAINTS, None);
+    p.complaints_per_1000_customers = ratio(p.complaints * 1000, p.customers_at_end);
+    p.customers_left = sums.value(start, m::CUSTOMERS_LEFT, None);
+    p.contacts_resolved = sums.value(start, m::CONTACTS_RESOLVED, None);
+    p.first_contact_resolutions = sums.value(start, m::FIRST_CONTACT_RESOLUTIONS, None);
+    p.first_contact_resolution_rate = ratio(p.first_contact_resolutions, p.contacts_resolved);
+    (p.resolution_median_seconds, p.resolution_p90_seconds) =
+        seconds_quantiles(&sums.histogram(start, m::RESOLUTION_TIME, None));
+    (
+        p.acceptance_to_signature_median_days,
+        p.acceptance_to_signature_p90_days,
+    ) = days_quantiles(&sums.histogram(start, m::ACCEPTANCE_TO_SIGNATURE, None));
+    (
+        p.signature_to_first_invoice_median_days,
+        p.signature_to_first_invoice_p90_days,
+    ) = days_quantiles(&sums.histogram(start, m::SIGNATURE_TO_INVOICE, None));
+    p.departments = DEPARTMENTS
+        .iter()
+        .map(|d| {
+            let tickets_resolved = sums.value(start, m::TICKETS_RESOLVED, Some(d));
+            let operator_days = sums.value(start, m::OPERATOR_DAYS, Some(d));
+            let (median, p90) =
+                seconds_quantiles(&sums.histogram(start, m::RESOLUTION_TIME, Some(d)));
+            DepartmentProductivity {
+                department: (*d).to_owned(),
+                tickets_resolved,
+                operator_days,
+                tickets_per_operator_day: ratio(tickets_resolved, operator_days),
+                resolution_median_seconds: median,
+                resolution_p90_seconds: p90,
+            }
+        })
+        .collect();
 }
 
 fn series_from(
@@ -245,6 +548,10 @@ fn series_from(
         };
         let in_force =
             before("Contract", "ContractSigned") - before("Contract", "ContractTerminated");
+        let customers_at_end = before("Customer", "CustomerRegistered")
+            + within("Customer", "CustomerRegistered")
+            - before("Customer", "CustomerErased")
+            - within("Customer", "CustomerErased");
         let proposed = within("Offer", "OfferProposed");
         let declined = within("Offer", "OfferDeclined");
         let terminated = within("Contract", "ContractTerminated");
@@ -266,6 +573,8 @@ fn series_from(
             payment_rejection_rate: ratio(rejections, issued),
             tickets_opened: within("Ticket", "TicketOpened"),
             tickets_resolved: within("Ticket", "TicketResolved"),
+            customers_at_end,
+            ..KpiPeriod::default()
         });
         start = next;
     }

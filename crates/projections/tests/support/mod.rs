@@ -366,7 +366,9 @@ pub enum Match {
     Contains,
 }
 
-/// The departments whose schema holds `value` in some column of some table.
+/// The departments whose reader role can read `value` in its read model: the columns
+/// of the tables its role may select from (management's projector keeps ids in working
+/// tables its reader cannot read, migration 0015).
 pub async fn where_is(
     db: &TestDb,
     value: &str,
@@ -375,7 +377,10 @@ pub async fn where_is(
     let mut conn = db.owner().await;
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_schema::text, table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = ANY($1) ORDER BY 1, 2, 3",
+         WHERE table_schema = ANY($1) \
+           AND has_table_privilege('lae_' || table_schema || '_reader', \
+                                   quote_ident(table_schema) || '.' || quote_ident(table_name), 'SELECT') \
+         ORDER BY 1, 2, 3",
     )
     .bind(Department::ALL.map(|d| d.schema()).to_vec())
     .fetch_all(&mut conn)

@@ -346,6 +346,7 @@ pub async fn populate(w: &mut Writer, n: u32, offset: u32) -> Population {
                 reason: p("Demande de changement de RIB"),
                 opened_at: at(k),
                 operator: operator.clone(),
+                category: None,
             }],
         )
         .await;
@@ -535,6 +536,7 @@ pub async fn plant_witness(w: &mut Writer) -> Witness {
             reason: p("zz-ticket-témoin"),
             opened_at: at(1),
             operator: operator.clone(),
+            category: None,
         }],
     )
     .await;

@@ -28,7 +28,7 @@ use lae_domain::customer::CustomerCommand;
 use lae_domain::ticket::TicketCommand;
 use lae_domain::{
     ActionText, Availability, Channel, CustomerId, Department, Email, Note, PersonName,
-    PhoneNumber, Reason, TicketId,
+    PhoneNumber, Reason, ReasonCode, Satisfaction, TicketId,
 };
 use lae_projections::Department as ReadModel;
 use serde::Deserialize;
@@ -75,6 +75,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/desk/customer-service/tickets/{id}/resolution",
             post(resolve_ticket),
+        )
+        .route(
+            "/desk/customer-service/tickets/{id}/satisfaction",
+            post(rate_ticket),
         )
 }
 
@@ -394,6 +398,8 @@ struct TicketView {
     status: &'static str,
     status_code: String,
     open: bool,
+    /// Resolved, a customer's contact, and not rated yet: satisfaction can be recorded.
+    rateable: bool,
     steps: Vec<StepView>,
 }
 
@@ -443,6 +449,7 @@ async fn card(
         ),
         ("ok=ticket", "Appel enregistré."),
         ("ok=resolved", "Ticket clos."),
+        ("ok=rated", "Satisfaction du client enregistrée."),
         ("ok=routed", "Ticket transmis."),
         ("ok=action", "Action enregistrée."),
         (
@@ -505,7 +512,11 @@ async fn card_page(
         .into_iter()
         .map(|t| {
             let status_code = t.status.clone().unwrap_or_default();
+            let rateable = status_code == "resolved"
+                && t.channel.as_deref() != Some("internal")
+                && !t.history.iter().any(|s| s.kind == "rated");
             TicketView {
+                rateable,
                 id: t.id,
                 opened: format::maybe_date_time(t.opened_at),
                 channel: format::channel(t.channel.as_deref().unwrap_or_default()),
@@ -528,6 +539,10 @@ async fn card_page(
                                 format::department(d),
                                 s.text.map(|t| format!(" — {t}")).unwrap_or_default()
                             ),
+                            ("rated", _) => {
+                                format::satisfaction(s.text.as_deref().unwrap_or_default())
+                                    .to_owned()
+                            }
                             _ => s.text.unwrap_or_default(),
                         },
                         operator: s.operator.unwrap_or_default(),
@@ -744,6 +759,8 @@ async fn log_ticket(
         opened_at: now,
         operator: operator.clone(),
         customer_id: Some(CustomerId::new(customer)),
+        // The code was checked against the list above.
+        category: ReasonCode::parse(form.get("reason")).ok(),
     };
     let mut version = match open_ticket(&state, ticket_id, open, &meta).await {
         Ok(committed) => committed.version,
@@ -926,6 +943,34 @@ async fn resolve_ticket(
             at: Utc::now(),
         });
     run_ticket_command(&state, &user, request, ticket, &form, command, "resolved").await
+}
+
+/// `POST …/tickets/{id}/satisfaction`: the customer's answer to "êtes-vous satisfait ?"
+/// after the resolution, one button each.
+async fn rate_ticket(
+    State(state): State<AppState>,
+    user: PageUser,
+    request: RequestId,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, ApiError> {
+    let ticket = ticket_path(&id)?;
+    user.check_form(&state, &form)?;
+    let command = form
+        .get("score")
+        .parse::<Satisfaction>()
+        .map_err(|_| {
+            ApiError::invalid(
+                "invalid_score",
+                "score",
+                "Choisissez « Satisfait » ou « Insatisfait ».",
+            )
+        })
+        .map(|score| TicketCommand::RateSatisfaction {
+            score,
+            at: Utc::now(),
+        });
+    run_ticket_command(&state, &user, request, ticket, &form, command, "rated").await
 }
 
 async fn run_ticket_command(

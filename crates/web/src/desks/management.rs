@@ -12,7 +12,10 @@ use axum::routing::get;
 use chrono::NaiveDate;
 use lae_api::AppState;
 use lae_api::problem::ApiError;
-use lae_api::routes::queries::management::{self as reads, GranularityParam, KpiParams, KpisView};
+use lae_api::routes::queries::management::{
+    self as reads, ChannelSatisfactionView, DepartmentProductivityView, GranularityParam,
+    KpiParams, KpisView, PeriodView,
+};
 
 use super::{Layout, render};
 use crate::session::PageUser;
@@ -59,7 +62,7 @@ struct Dashboard {
     granularities: &'static [(&'static str, &'static str)],
     error: Option<String>,
     csv_href: String,
-    indicators: Vec<Indicator>,
+    families: Vec<Family>,
 }
 
 const GRANULARITIES: &[(&str, &str)] = &[("day", "Jour"), ("week", "Semaine"), ("month", "Mois")];
@@ -130,7 +133,7 @@ async fn dashboard(
         Some(v) => (v.from.to_string(), v.to.to_string()),
         None => (from, to),
     };
-    let indicators = view.as_ref().map(indicators).unwrap_or_default();
+    let families = view.as_ref().map(families).unwrap_or_default();
     render(
         if error.is_some() {
             StatusCode::BAD_REQUEST
@@ -145,7 +148,7 @@ async fn dashboard(
             granularity,
             granularities: GRANULARITIES,
             error,
-            indicators,
+            families,
         },
     )
 }
@@ -190,122 +193,388 @@ fn label(start: Option<NaiveDate>, granularity: GranularityParam) -> String {
     }
 }
 
-fn indicators(view: &KpisView) -> Vec<Indicator> {
+/// One of the plan's four indicators and the measures that make it up.
+#[derive(Debug)]
+struct Family {
+    id: &'static str,
+    title: &'static str,
+    indicators: Vec<Indicator>,
+}
+
+/// What the chart of an indicator draws.
+#[derive(Clone, Copy)]
+enum Scale {
+    /// A rate, drawn in percent.
+    Rate,
+    /// A count or a ratio of counts.
+    Number,
+    /// A duration in seconds (drawn in hours).
+    Hours,
+    /// A duration in days.
+    Days,
+}
+
+/// Builds one indicator: its headline is the last period's value, its chart the
+/// series of `value`, its table the `cells` of each period.
+fn indicator(
+    view: &KpisView,
+    (id, title, definition): (&'static str, &'static str, &'static str),
+    scale: Scale,
+    value: impl Fn(&PeriodView) -> Option<f64>,
+    columns: Vec<&'static str>,
+    cells: impl Fn(&PeriodView) -> Vec<String>,
+) -> Indicator {
     let g = view.granularity;
     let labels: Vec<String> = view.series.iter().map(|p| label(p.start, g)).collect();
-    let last = view.series.last();
-    let churn: Vec<Option<f64>> = view.series.iter().map(|p| p.churn_rate).collect();
-    let declines: Vec<Option<f64>> = view.series.iter().map(|p| p.offer_decline_rate).collect();
-    let rejections: Vec<Option<f64>> = view
+    let values: Vec<Option<f64>> = view
         .series
         .iter()
-        .map(|p| p.payment_rejection_rate)
+        .map(|p| {
+            value(p).map(|v| match scale {
+                Scale::Hours => v / 3600.0,
+                _ => v,
+            })
+        })
         .collect();
-    let resolved: Vec<Option<f64>> = view
+    let headline = view
         .series
-        .iter()
-        .map(|p| Some(p.tickets_resolved as f64))
-        .collect();
-    let period = |i: usize| {
-        let p = &view.series[i];
-        match (p.start, p.end) {
-            (Some(s), Some(e)) if s == e => s.format("%d/%m/%Y").to_string(),
-            (Some(s), Some(e)) => format!("{} – {}", s.format("%d/%m/%Y"), e.format("%d/%m/%Y")),
-            _ => String::new(),
-        }
+        .last()
+        .and_then(&value)
+        .map_or_else(|| "—".to_owned(), |v| shown(v, scale));
+    Indicator {
+        id,
+        title,
+        definition,
+        headline,
+        chart: chart(
+            &labels,
+            &values,
+            &format!("{title} par période"),
+            matches!(scale, Scale::Rate),
+        ),
+        columns,
+        rows: view
+            .series
+            .iter()
+            .map(|p| Row {
+                period: period_label(p),
+                cells: cells(p),
+            })
+            .collect(),
+    }
+}
+
+fn period_label(p: &PeriodView) -> String {
+    match (p.start, p.end) {
+        (Some(s), Some(e)) if s == e => s.format("%d/%m/%Y").to_string(),
+        (Some(s), Some(e)) => format!("{} – {}", s.format("%d/%m/%Y"), e.format("%d/%m/%Y")),
+        _ => String::new(),
+    }
+}
+
+fn shown(v: f64, scale: Scale) -> String {
+    match scale {
+        Scale::Rate => percent(Some(v)),
+        Scale::Number => decimal(Some(v)),
+        Scale::Hours => duration(Some(v)),
+        Scale::Days => days(Some(v)),
+    }
+}
+
+/// A number in French (decimal comma, one decimal when not whole).
+fn decimal(v: Option<f64>) -> String {
+    v.map_or_else(
+        || "—".to_owned(),
+        |v| {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}").replace('.', ",")
+            }
+        },
+    )
+}
+
+/// A duration in seconds, as a French reader says it: "45 min", "2 h 05", "3 j 4 h".
+fn duration(seconds: Option<f64>) -> String {
+    let Some(s) = seconds else {
+        return "—".to_owned();
     };
-    vec![
-        Indicator {
-            id: "perte",
-            title: "Perte de clients (churn)",
-            definition: "Contrats résiliés pendant la période ÷ contrats en vigueur au premier jour de la période.",
-            headline: percent(last.and_then(|p| p.churn_rate)),
-            chart: chart(&labels, &churn, "Taux de résiliation par période", true),
-            columns: vec!["En vigueur au début", "Résiliés", "Taux"],
-            rows: view
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Row {
-                    period: period(i),
-                    cells: vec![
-                        p.contracts_in_force_at_start.to_string(),
-                        p.contracts_terminated.to_string(),
+    // Durations are positive and far below i64::MAX seconds.
+    #[allow(clippy::cast_possible_truncation)]
+    let minutes = (s / 60.0).round() as i64;
+    match minutes {
+        m if m < 60 => format!("{} min", m.max(1)),
+        m if m < 24 * 60 => format!("{} h {:02}", m / 60, m % 60),
+        m => format!("{} j {} h", m / (24 * 60), (m % (24 * 60)) / 60),
+    }
+}
+
+fn days(v: Option<f64>) -> String {
+    v.map_or_else(
+        || "—".to_owned(),
+        |d| match d {
+            d if d < 1.5 => format!("{} jour", decimal(Some(d))),
+            d => format!("{} jours", decimal(Some(d))),
+        },
+    )
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn whole(v: Option<i64>) -> Option<f64> {
+    v.map(|v| v as f64)
+}
+
+fn department_label(code: &str) -> &'static str {
+    match code {
+        "customer_service" => "Relation client",
+        "legal" => "Juridique",
+        "sales" => "Commercial",
+        "billing" => "Facturation",
+        _ => "Autre",
+    }
+}
+
+fn department<'a>(p: &'a PeriodView, code: &str) -> Option<&'a DepartmentProductivityView> {
+    p.departments.iter().find(|d| d.department == code)
+}
+
+fn channel<'a>(p: &'a PeriodView, code: &str) -> Option<&'a ChannelSatisfactionView> {
+    p.satisfaction_by_channel.iter().find(|c| c.channel == code)
+}
+
+#[allow(clippy::cast_precision_loss, clippy::too_many_lines)]
+fn families(view: &KpisView) -> Vec<Family> {
+    let n = |v: i64| v.to_string();
+    let satisfaction = Family {
+        id: "satisfaction",
+        title: "Satisfaction client",
+        indicators: vec![
+            indicator(
+                view,
+                (
+                    "csat",
+                    "Clients satisfaits (CSAT)",
+                    "Notes « satisfait » ÷ toutes les notes données pendant la période, après la résolution d'un ticket.",
+                ),
+                Scale::Rate,
+                |p| p.csat,
+                vec![
+                    "Satisfaits",
+                    "Insatisfaits",
+                    "CSAT",
+                    "Téléphone",
+                    "Courrier / e-mail",
+                ],
+                |p| {
+                    let by = |c: &str| percent(channel(p, c).and_then(|c| c.csat));
+                    vec![
+                        n(p.satisfaction_good),
+                        n(p.satisfaction_bad),
+                        percent(p.csat),
+                        by("phone"),
+                        by("mail"),
+                    ]
+                },
+            ),
+            indicator(
+                view,
+                (
+                    "reclamations",
+                    "Réclamations pour 1 000 clients",
+                    "Tickets ouverts avec le motif « Réclamation » × 1 000 ÷ clients enregistrés (et non effacés) en fin de période.",
+                ),
+                Scale::Number,
+                |p| p.complaints_per_1000_customers,
+                vec!["Réclamations", "Clients", "Pour 1 000"],
+                |p| {
+                    vec![
+                        n(p.complaints),
+                        n(p.customers_at_end),
+                        decimal(p.complaints_per_1000_customers),
+                    ]
+                },
+            ),
+        ],
+    };
+    let churn = Family {
+        id: "perte",
+        title: "Perte de clients",
+        indicators: vec![
+            indicator(
+                view,
+                (
+                    "resiliations",
+                    "Taux de résiliation",
+                    "Contrats résiliés pendant la période ÷ contrats en vigueur au premier jour de la période.",
+                ),
+                Scale::Rate,
+                |p| p.churn_rate,
+                vec!["En vigueur au début", "Résiliés", "Taux"],
+                |p| {
+                    vec![
+                        n(p.contracts_in_force_at_start),
+                        n(p.contracts_terminated),
                         percent(p.churn_rate),
-                    ],
-                })
-                .collect(),
-        },
-        Indicator {
-            id: "offres",
-            title: "Offres refusées",
-            definition: "Offres refusées par le client ÷ offres proposées pendant la période.",
-            headline: percent(last.and_then(|p| p.offer_decline_rate)),
-            chart: chart(
-                &labels,
-                &declines,
-                "Taux de refus des offres par période",
-                true,
+                    ]
+                },
             ),
-            columns: vec!["Proposées", "Refusées", "Taux"],
-            rows: view
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Row {
-                    period: period(i),
-                    cells: vec![
-                        p.offers_proposed.to_string(),
-                        p.offers_declined.to_string(),
+            indicator(
+                view,
+                (
+                    "clients-perdus",
+                    "Clients partis",
+                    "Clients dont le dernier contrat en vigueur a été résilié pendant la période.",
+                ),
+                Scale::Number,
+                |p| Some(p.customers_left as f64),
+                vec!["Clients partis"],
+                |p| vec![n(p.customers_left)],
+            ),
+            indicator(
+                view,
+                (
+                    "offres",
+                    "Offres refusées",
+                    "Offres refusées par le client ÷ offres proposées pendant la période.",
+                ),
+                Scale::Rate,
+                |p| p.offer_decline_rate,
+                vec!["Proposées", "Refusées", "Taux"],
+                |p| {
+                    vec![
+                        n(p.offers_proposed),
+                        n(p.offers_declined),
                         percent(p.offer_decline_rate),
-                    ],
-                })
-                .collect(),
-        },
-        Indicator {
-            id: "productivite",
-            title: "Productivité : tickets traités",
-            definition: "Tickets résolus pendant la période (tous services), à côté des tickets ouverts.",
-            headline: last.map_or_else(String::new, |p| p.tickets_resolved.to_string()),
-            chart: chart(&labels, &resolved, "Tickets résolus par période", false),
-            columns: vec!["Ouverts", "Résolus"],
-            rows: view
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Row {
-                    period: period(i),
-                    cells: vec![p.tickets_opened.to_string(), p.tickets_resolved.to_string()],
-                })
-                .collect(),
-        },
-        Indicator {
-            id: "incidents",
-            title: "Incidents : prélèvements rejetés",
-            definition: "Rejets de prélèvement ÷ factures émises pendant la période.",
-            headline: percent(last.and_then(|p| p.payment_rejection_rate)),
-            chart: chart(
-                &labels,
-                &rejections,
-                "Taux de rejet des prélèvements par période",
-                true,
+                    ]
+                },
             ),
-            columns: vec!["Factures émises", "Rejets", "Taux"],
-            rows: view
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Row {
-                    period: period(i),
-                    cells: vec![
-                        p.invoices_issued.to_string(),
-                        p.payment_rejections.to_string(),
-                        percent(p.payment_rejection_rate),
-                    ],
-                })
-                .collect(),
-        },
-    ]
+        ],
+    };
+    let per_department = |p: &PeriodView| -> Vec<String> {
+        ["customer_service", "legal", "sales", "billing"]
+            .iter()
+            .map(|d| decimal(department(p, d).and_then(|d| d.tickets_per_operator_day)))
+            .collect()
+    };
+    let productivity = Family {
+        id: "productivite",
+        title: "Productivité",
+        indicators: vec![
+            indicator(
+                view,
+                (
+                    "operateur-jour",
+                    "Tickets traités par opérateur et par jour",
+                    "Tickets résolus ÷ journées travaillées (un utilisateur actif sur la plateforme un jour donné), par service.",
+                ),
+                Scale::Number,
+                |p| {
+                    let resolved: i64 = p.departments.iter().map(|d| d.tickets_resolved).sum();
+                    let days: i64 = p.departments.iter().map(|d| d.operator_days).sum();
+                    (days > 0).then(|| resolved as f64 / days as f64)
+                },
+                ["customer_service", "legal", "sales", "billing"]
+                    .iter()
+                    .map(|d| department_label(d))
+                    .collect(),
+                per_department,
+            ),
+            indicator(
+                view,
+                (
+                    "delai-resolution",
+                    "Délai de résolution des tickets (médiane)",
+                    "Temps entre l'ouverture d'un ticket et sa résolution, tickets résolus pendant la période : médiane et 9 tickets sur 10 (à 9 % près).",
+                ),
+                Scale::Hours,
+                |p| p.resolution_median_seconds,
+                vec!["Résolus", "Médiane", "9 sur 10 en moins de"],
+                |p| {
+                    vec![
+                        n(p.tickets_resolved),
+                        duration(p.resolution_median_seconds),
+                        duration(p.resolution_p90_seconds),
+                    ]
+                },
+            ),
+            indicator(
+                view,
+                (
+                    "premier-contact",
+                    "Résolution au premier contact",
+                    "Demandes de clients résolues sans être transmises à un autre service ÷ demandes de clients résolues (avis internes de la plateforme exclus).",
+                ),
+                Scale::Rate,
+                |p| p.first_contact_resolution_rate,
+                vec!["Résolues", "Au premier contact", "Taux"],
+                |p| {
+                    vec![
+                        n(p.contacts_resolved),
+                        n(p.first_contact_resolutions),
+                        percent(p.first_contact_resolution_rate),
+                    ]
+                },
+            ),
+            indicator(
+                view,
+                (
+                    "acceptation-signature",
+                    "De l'acceptation de l'offre à la signature",
+                    "Jours entre l'acceptation d'une offre et la signature de son contrat, contrats signés pendant la période.",
+                ),
+                Scale::Days,
+                |p| whole(p.acceptance_to_signature_median_days),
+                vec!["Médiane", "9 sur 10 en moins de"],
+                |p| {
+                    vec![
+                        days(whole(p.acceptance_to_signature_median_days)),
+                        days(whole(p.acceptance_to_signature_p90_days)),
+                    ]
+                },
+            ),
+            indicator(
+                view,
+                (
+                    "signature-facture",
+                    "De la signature à la première facture",
+                    "Jours entre la signature d'un contrat et sa première facture, premières factures émises pendant la période.",
+                ),
+                Scale::Days,
+                |p| whole(p.signature_to_first_invoice_median_days),
+                vec!["Médiane", "9 sur 10 en moins de"],
+                |p| {
+                    vec![
+                        days(whole(p.signature_to_first_invoice_median_days)),
+                        days(whole(p.signature_to_first_invoice_p90_days)),
+                    ]
+                },
+            ),
+        ],
+    };
+    let incidents = Family {
+        id: "incidents",
+        title: "Incidents",
+        indicators: vec![indicator(
+            view,
+            (
+                "rejets",
+                "Prélèvements rejetés",
+                "Rejets de prélèvement ÷ factures émises pendant la période.",
+            ),
+            Scale::Rate,
+            |p| p.payment_rejection_rate,
+            vec!["Factures émises", "Rejets", "Taux"],
+            |p| {
+                vec![
+                    n(p.invoices_issued),
+                    n(p.payment_rejections),
+                    percent(p.payment_rejection_rate),
+                ]
+            },
+        )],
+    };
+    vec![satisfaction, churn, productivity, incidents]
 }
 
 /// A bar chart as inline SVG (presentation attributes only: the page's CSP allows no
@@ -390,5 +659,11 @@ mod tests {
         assert!(!svg.contains("style="));
         assert_eq!(percent(Some(0.125)), "12,5 %");
         assert_eq!(percent(None), "—");
+        assert_eq!(duration(Some(2_700.0)), "45 min");
+        assert_eq!(duration(Some(7_500.0)), "2 h 05");
+        assert_eq!(duration(Some(273_600.0)), "3 j 4 h");
+        assert_eq!(days(Some(1.0)), "1 jour");
+        assert_eq!(days(Some(12.0)), "12 jours");
+        assert_eq!(decimal(Some(2.5)), "2,5");
     }
 }

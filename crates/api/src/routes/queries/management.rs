@@ -117,6 +117,67 @@ pub struct PeriodView {
     pub payment_rejection_rate: Option<f64>,
     pub tickets_opened: i64,
     pub tickets_resolved: i64,
+    /// Satisfaction ratings given in the period (satisfied, not satisfied).
+    pub satisfaction_good: i64,
+    pub satisfaction_bad: i64,
+    /// CSAT: satisfied ÷ all ratings.
+    pub csat: Option<f64>,
+    /// The same per channel (`phone`, `mail`).
+    pub satisfaction_by_channel: Vec<ChannelSatisfactionView>,
+    /// Tickets opened with the reason code `complaint`.
+    pub complaints: i64,
+    /// Customers registered and not erased at the period's end.
+    pub customers_at_end: i64,
+    /// Complaints × 1,000 ÷ customers at the period's end.
+    pub complaints_per_1000_customers: Option<f64>,
+    /// Churn: customers whose last contract in force was terminated in the period.
+    pub customers_left: i64,
+    /// Customer contacts (tickets not opened by the platform) resolved.
+    pub contacts_resolved: i64,
+    /// Of those, resolved without being routed to another department.
+    pub first_contact_resolutions: i64,
+    /// First-contact resolutions ÷ customer contacts resolved.
+    pub first_contact_resolution_rate: Option<f64>,
+    /// Time from a ticket's opening to its resolution, median and 90th percentile, in
+    /// seconds (the upper bound of a bucket at most 9 % wide).
+    pub resolution_median_seconds: Option<f64>,
+    pub resolution_p90_seconds: Option<f64>,
+    /// Days from an offer's acceptance to its contract's signature (contracts signed
+    /// in the period), median and 90th percentile.
+    pub acceptance_to_signature_median_days: Option<i64>,
+    pub acceptance_to_signature_p90_days: Option<i64>,
+    /// Days from a contract's signature to its first invoice (first invoices of the
+    /// period), median and 90th percentile.
+    pub signature_to_first_invoice_median_days: Option<i64>,
+    pub signature_to_first_invoice_p90_days: Option<i64>,
+    /// Productivity per department.
+    pub departments: Vec<DepartmentProductivityView>,
+}
+
+/// Satisfaction of one channel in one period.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ManagementChannelSatisfaction")]
+pub struct ChannelSatisfactionView {
+    pub channel: String,
+    pub good: i64,
+    pub bad: i64,
+    pub csat: Option<f64>,
+}
+
+/// One department's productivity in one period.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ManagementDepartmentProductivity")]
+pub struct DepartmentProductivityView {
+    /// `customer_service`, `legal`, `sales` or `billing`.
+    pub department: String,
+    /// Tickets resolved while the department held them.
+    pub tickets_resolved: i64,
+    /// Distinct (user, day) pairs of its users with at least one event.
+    pub operator_days: i64,
+    /// Tickets resolved ÷ operator-days.
+    pub tickets_per_operator_day: Option<f64>,
+    pub resolution_median_seconds: Option<f64>,
+    pub resolution_p90_seconds: Option<f64>,
 }
 
 impl From<KpiPeriod> for PeriodView {
@@ -137,6 +198,44 @@ impl From<KpiPeriod> for PeriodView {
             payment_rejection_rate: p.payment_rejection_rate,
             tickets_opened: p.tickets_opened,
             tickets_resolved: p.tickets_resolved,
+            satisfaction_good: p.satisfaction_good,
+            satisfaction_bad: p.satisfaction_bad,
+            csat: p.csat,
+            satisfaction_by_channel: p
+                .satisfaction_by_channel
+                .into_iter()
+                .map(|c| ChannelSatisfactionView {
+                    channel: c.channel,
+                    good: c.good,
+                    bad: c.bad,
+                    csat: c.csat,
+                })
+                .collect(),
+            complaints: p.complaints,
+            customers_at_end: p.customers_at_end,
+            complaints_per_1000_customers: p.complaints_per_1000_customers,
+            customers_left: p.customers_left,
+            contacts_resolved: p.contacts_resolved,
+            first_contact_resolutions: p.first_contact_resolutions,
+            first_contact_resolution_rate: p.first_contact_resolution_rate,
+            resolution_median_seconds: p.resolution_median_seconds,
+            resolution_p90_seconds: p.resolution_p90_seconds,
+            acceptance_to_signature_median_days: p.acceptance_to_signature_median_days,
+            acceptance_to_signature_p90_days: p.acceptance_to_signature_p90_days,
+            signature_to_first_invoice_median_days: p.signature_to_first_invoice_median_days,
+            signature_to_first_invoice_p90_days: p.signature_to_first_invoice_p90_days,
+            departments: p
+                .departments
+                .into_iter()
+                .map(|d| DepartmentProductivityView {
+                    department: d.department,
+                    tickets_resolved: d.tickets_resolved,
+                    operator_days: d.operator_days,
+                    tickets_per_operator_day: d.tickets_per_operator_day,
+                    resolution_median_seconds: d.resolution_median_seconds,
+                    resolution_p90_seconds: d.resolution_p90_seconds,
+                })
+                .collect(),
         }
     }
 }
@@ -226,8 +325,19 @@ pub fn csv(view: &KpisView) -> String {
     let mut out = String::from(
         "start,end,customers_registered,offers_proposed,offers_declined,offer_decline_rate,\
          contracts_signed,contracts_terminated,contracts_in_force_at_start,churn_rate,\
-         invoices_issued,payment_rejections,payment_rejection_rate,tickets_opened,tickets_resolved\n",
+         invoices_issued,payment_rejections,payment_rejection_rate,tickets_opened,tickets_resolved,\
+         satisfaction_good,satisfaction_bad,csat,complaints,customers_at_end,\
+         complaints_per_1000_customers,customers_left,contacts_resolved,first_contact_resolutions,\
+         first_contact_resolution_rate,resolution_median_seconds,resolution_p90_seconds,\
+         acceptance_to_signature_median_days,acceptance_to_signature_p90_days,\
+         signature_to_first_invoice_median_days,signature_to_first_invoice_p90_days",
     );
+    for d in DEPARTMENT_COLUMNS {
+        out.push_str(&format!(
+            ",{d}_tickets_resolved,{d}_operator_days,{d}_tickets_per_operator_day"
+        ));
+    }
+    out.push('\n');
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.6}")).unwrap_or_default();
     let day = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
     for p in &view.series {
@@ -249,9 +359,47 @@ pub fn csv(view: &KpisView) -> String {
             p.tickets_opened,
             p.tickets_resolved,
         ));
+        let number = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+        let whole = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        // The line so far ends with a newline: the new columns go before it.
+        out.pop();
+        out.push_str(&format!(
+            ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            p.satisfaction_good,
+            p.satisfaction_bad,
+            rate(p.csat),
+            p.complaints,
+            p.customers_at_end,
+            rate(p.complaints_per_1000_customers),
+            p.customers_left,
+            p.contacts_resolved,
+            p.first_contact_resolutions,
+            rate(p.first_contact_resolution_rate),
+            number(p.resolution_median_seconds),
+            number(p.resolution_p90_seconds),
+            whole(p.acceptance_to_signature_median_days),
+            whole(p.acceptance_to_signature_p90_days),
+            whole(p.signature_to_first_invoice_median_days),
+            whole(p.signature_to_first_invoice_p90_days),
+        ));
+        for d in DEPARTMENT_COLUMNS {
+            match p.departments.iter().find(|x| x.department == *d) {
+                Some(x) => out.push_str(&format!(
+                    ",{},{},{}",
+                    x.tickets_resolved,
+                    x.operator_days,
+                    rate(x.tickets_per_operator_day)
+                )),
+                None => out.push_str(",0,0,"),
+            }
+        }
+        out.push('\n');
     }
     out
 }
+
+/// The departments of the CSV's productivity columns, in order.
+const DEPARTMENT_COLUMNS: &[&str] = &["customer_service", "legal", "sales", "billing"];
 
 fn csv_answer(view: &KpisView) -> Response {
     let mut response = (StatusCode::OK, csv(view)).into_response();
