@@ -308,6 +308,49 @@ async fn the_four_indicators_of_a_known_history_by_period_and_after_a_rebuild() 
         "{billing_median}"
     );
 
+    // The incidents on /metrics: the refusals above by code, the read models' lag; and
+    // every metric the Grafana dashboard in the repository plots is there.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("lae_commands_refused_total{code=\"satisfaction_already_rated\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("lae_commands_refused_total{code=\"unknown_reason_code\"} 1"));
+    assert!(metrics.contains("lae_http_responses_total{status=\"409\",class=\"4xx\"}"));
+    assert!(metrics.contains(
+        "lae_projection_apply_lag_seconds_bucket{department=\"management\",le=\"+Inf\"}"
+    ));
+    let grafana = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/grafana/lae.json"
+    ))
+    .expect("dashboard");
+    let mut plotted = 0;
+    for (i, _) in grafana.match_indices("lae_") {
+        let name: String = grafana[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        let name = name.trim_end_matches("_bucket");
+        if name == "lae_" {
+            continue;
+        }
+        plotted += 1;
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "{name} is not on /metrics"
+        );
+    }
+    assert!(plotted >= 10, "{plotted}");
+
     // Nothing personal in the figures.
     let text = kpis.to_string();
     assert!(!text.contains(&customers[0]) && !text.contains(&tickets[0]));

@@ -116,11 +116,20 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
         )
         .await;
     assert_eq!(status, 202);
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/tickets/{ticket}/satisfaction"),
+            "customer_service",
+            json!({"score": "good"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
 
     // Today, by day: every figure of the period, from the events.
     let path = format!("/api/v1/management/kpis?from={today}&to={today}&granularity=day");
     let kpis = eventually(&app, &path, "management", |k| {
         k["series"][0]["tickets_resolved"] == 1
+            && k["series"][0]["satisfaction_good"] == 1
             && k["series"][0]["tickets_opened"] == 4
             && k["series"][0]["payment_rejections"] == 1
     })
@@ -204,7 +213,8 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
         page.eval("document.querySelectorAll('svg.chart').length")
             .await
             .expect("charts"),
-        4
+        11,
+        "satisfaction 2, churn 3, productivity 5, incidents 1"
     );
     page.goto(&app.url(&format!(
         "/desk/management?from={today}&to={today}&granularity=day"
@@ -218,10 +228,21 @@ async fn management_sees_the_indicators_of_the_period_as_charts_tables_and_csv()
         "50,0 %"
     );
     assert_eq!(
-        page.text("#incidents-titre .headline")
+        page.text("#rejets-titre .headline")
             .await
             .expect("headline"),
         "50,0 %"
+    );
+    assert_eq!(
+        page.text("#csat-titre .headline").await.expect("headline"),
+        "100,0 %",
+        "the one rating of the day: satisfied"
+    );
+    assert_eq!(
+        page.text("#premier-contact-titre .headline")
+            .await
+            .expect("headline"),
+        "100,0 %"
     );
     assert!(!page.text("main").await.expect("main").contains("Zébulon"));
     accessible(&page, "management dashboard").await;

@@ -19,6 +19,7 @@ pub mod billing_cycle;
 pub mod cursor;
 pub mod erasure;
 pub mod extract;
+pub mod http_metrics;
 pub mod openapi;
 pub mod problem;
 pub mod readers;

@@ -251,6 +251,9 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = (status, Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::http_metrics::ProblemCode(code));
         if let Some(secs) = retry_after.and_then(|s| HeaderValue::from_str(&s).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, secs);
         }

@@ -63,6 +63,8 @@ pub struct Metrics {
     pub relay: Arc<lae_relay::RelayMetrics>,
     pub projections: Arc<lae_projections::ProjectionMetrics>,
     pub reactors: Arc<lae_reactors::ReactorMetrics>,
+    /// HTTP answers by status, commands refused by code.
+    pub http: crate::http_metrics::HttpMetrics,
     /// Zendesk webhooks accepted (signature good) and refused (signature or time).
     pub zendesk_received: std::sync::atomic::AtomicU64,
     pub zendesk_refused: std::sync::atomic::AtomicU64,

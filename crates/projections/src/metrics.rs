@@ -30,9 +30,45 @@ pub struct DepartmentMetrics {
     last_applied_recorded_at: AtomicI64,
     connected: AtomicBool,
     rebuilding: AtomicBool,
+    /// Lag of each applied event (applied at − recorded at), per [`LAG_BUCKETS`] (the
+    /// last slot counts what is above the last bound), with their sum in microseconds.
+    lag_counts: [AtomicU64; LAG_BUCKETS.len() + 1],
+    lag_sum_micros: AtomicU64,
 }
 
+/// Upper bounds, in seconds, of the buckets of the lag histogram.
+pub const LAG_BUCKETS: [f64; 13] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
 impl DepartmentMetrics {
+    /// Counts the lag of one event from its recording to its application.
+    pub fn observe_lag(&self, seconds: f64) {
+        let seconds = seconds.max(0.0);
+        let slot = LAG_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LAG_BUCKETS.len());
+        self.lag_counts[slot].fetch_add(1, Ordering::Relaxed);
+        // Lags are positive and far below u64::MAX microseconds.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        self.lag_sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// The cumulative counts of the lag histogram (one per bound, then all).
+    #[must_use]
+    pub fn lag_histogram(&self) -> Vec<u64> {
+        let mut total = 0;
+        self.lag_counts
+            .iter()
+            .map(|c| {
+                total += c.load(Ordering::Relaxed);
+                total
+            })
+            .collect()
+    }
+
     /// Counts the outcome of one committed batch.
     pub(crate) fn record_batch(
         &self,
@@ -347,6 +383,36 @@ impl ProjectionMetrics {
             "1 while a rebuild runs in this process.",
             &|m| u8::from(m.rebuilding()).to_string(),
         );
+        out.push_str(
+            "# HELP lae_projection_apply_lag_seconds Time from an event's recording to its application to the read model.\n\
+             # TYPE lae_projection_apply_lag_seconds histogram\n",
+        );
+        for d in Department::ALL {
+            let m = self.department(d);
+            let cumulative = m.lag_histogram();
+            for (bound, n) in LAG_BUCKETS.iter().zip(&cumulative) {
+                let _ = writeln!(
+                    out,
+                    "lae_projection_apply_lag_seconds_bucket{{department=\"{d}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let count = cumulative.last().copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "lae_projection_apply_lag_seconds_bucket{{department=\"{d}\",le=\"+Inf\"}} {count}"
+            );
+            // Microseconds to seconds, for display: far below 2^52.
+            #[allow(clippy::cast_precision_loss)]
+            let sum = m.lag_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "lae_projection_apply_lag_seconds_sum{{department=\"{d}\"}} {sum:.6}"
+            );
+            let _ = writeln!(
+                out,
+                "lae_projection_apply_lag_seconds_count{{department=\"{d}\"}} {count}"
+            );
+        }
         out
     }
 }
@@ -354,6 +420,28 @@ impl ProjectionMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lag_histogram_is_cumulative_and_rendered_for_prometheus() {
+        let metrics = ProjectionMetrics::new();
+        let m = metrics.department(Department::Billing);
+        for lag in [0.005, 0.2, 0.2, 7.0, 1_000.0] {
+            m.observe_lag(lag);
+        }
+        let h = m.lag_histogram();
+        assert_eq!(h[0], 1, "≤ 10 ms");
+        assert_eq!(h[4], 3, "≤ 250 ms");
+        assert_eq!(h[9], 4, "≤ 10 s");
+        assert_eq!(h[LAG_BUCKETS.len()], 5, "all");
+        let text = metrics.render_prometheus();
+        assert!(text.contains(
+            "lae_projection_apply_lag_seconds_bucket{department=\"billing\",le=\"0.25\"} 3"
+        ));
+        assert!(text.contains(
+            "lae_projection_apply_lag_seconds_bucket{department=\"billing\",le=\"+Inf\"} 5"
+        ));
+        assert!(text.contains("lae_projection_apply_lag_seconds_count{department=\"billing\"} 5"));
+    }
 
     #[test]
     fn renders_one_labelled_sample_per_department() {

@@ -271,6 +271,13 @@ impl Projector<'_> {
             .find(|(_, v)| matches!(v, Verdict::Applied | Verdict::Redacted))
             .map(|(e, _)| (e.global_position, e.recorded_at));
         self.metrics.record_batch(&verdicts, last_applied);
+        let now = chrono::Utc::now();
+        for (e, v) in envelopes.iter().zip(&verdicts) {
+            if *v == Verdict::Applied {
+                self.metrics
+                    .observe_lag((now - e.recorded_at).as_seconds_f64());
+            }
+        }
         if let Some(Ok(info)) = batch.last().map(Message::info) {
             self.metrics.set_events_behind(info.pending);
         }

@@ -45,6 +45,7 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
     text.push_str(&state.metrics.render_integrations());
     text.push_str(&state.metrics.projections.render_prometheus());
     text.push_str(&state.metrics.reactors.render());
+    text.push_str(&state.metrics.http.render());
     (
         [(
             axum::http::header::CONTENT_TYPE,
