@@ -4,6 +4,7 @@
 //! Each run creates a database of its own and drops it at the end. Repetitions
 //! interleave the baseline and the platform (protocol in `shared/notes/perf-baselines.md`).
 
+mod kpis;
 mod lists;
 mod queries;
 
@@ -38,6 +39,9 @@ pub enum Target {
     /// Billing's cross-customer lists (unpaid, rejected, to invoice) at 100,000
     /// customers, first and later pages, API and desk pages, against p99 <= 50 ms.
     Lists(lists::ListsArgs),
+    /// The management indicators over a year of 1,000,000 events: projection speed, and
+    /// the KPI endpoint (a year by month, by week, a month by day) against p99 <= 50 ms.
+    Kpis(kpis::KpisArgs),
     /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
     Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
@@ -79,6 +83,7 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
         Target::Commands(args) => commands(args).await,
         Target::Queries(args) => queries::run(args).await,
         Target::Lists(args) => lists::run(args).await,
+        Target::Kpis(args) => kpis::run(args).await,
         Target::Relay => {
             let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
             println!("{report}");
