@@ -192,6 +192,53 @@ async fn customer_service_finds_a_caller_edits_the_card_logs_a_call_and_routes_i
     assert_eq!(tickets["items"][0]["department"], "legal");
     assert_eq!(tickets["items"][0]["actions"], 1);
     assert_eq!(tickets["items"][0]["status"], "open");
+    // The reason's code travels with the event (management counts by it), its text sealed.
+    let category: Option<String> = sqlx::query_scalar(
+        "SELECT payload->>'category' FROM events WHERE event_type = 'TicketOpened' LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("opening");
+    assert_eq!(category.as_deref(), Some("contract_question"));
+
+    // A second call, answered and closed at once; then the customer says they are
+    // satisfied: one click, shown in the ticket's history, and the buttons are gone.
+    page.goto(&app.url(&format!("/desk/customer-service/customers/{zebulon}")))
+        .await
+        .expect("card");
+    page.eval("document.querySelector('#reason').value = 'invoice_question'")
+        .await
+        .expect("reason");
+    let status = page
+        .click_and_wait("button[value='resolve']")
+        .await
+        .expect("closed");
+    assert_eq!(status, 200);
+    let status = page
+        .click_and_wait("form[action$='/satisfaction'] button[value='good']")
+        .await
+        .expect("rated");
+    assert_eq!(status, 200);
+    assert!(
+        page.text("main").await.expect("main").contains("Satisfaction du client enregistrée"),
+        "notice"
+    );
+    let history = page
+        .eval("document.querySelector('#hist-titre + table').textContent")
+        .await
+        .expect("history");
+    assert!(
+        history.as_str().is_some_and(|h| h.contains("client satisfait")),
+        "{history}"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll(\"form[action$='/satisfaction']\").length")
+            .await
+            .expect("forms"),
+        0,
+        "rated once"
+    );
+    accessible(&page, "card after a rating").await;
 
     // A new caller: bad input is refused beside its field, kept, and writes nothing.
     assert_eq!(

@@ -351,25 +351,20 @@ const CHANNELS: &[&str] = &["phone", "mail"];
 /// `management.daily_durations`, keyed by period start.
 #[derive(Debug, Default)]
 struct PeriodSums {
-    measures: std::collections::HashMap<(NaiveDate, String, String), i64>,
-    durations: std::collections::HashMap<(NaiveDate, String, String), Vec<(i32, i64)>>,
+    /// Per period start: (measure, dimension, value).
+    measures: std::collections::HashMap<NaiveDate, Vec<(String, String, i64)>>,
+    /// Per period start: (measure, dimension, bucket, count).
+    durations: std::collections::HashMap<NaiveDate, Vec<(String, String, i32, i64)>>,
 }
 
 impl PeriodSums {
     fn value(&self, start: NaiveDate, measure: &str, dimension: Option<&str>) -> i64 {
-        match dimension {
-            Some(d) => self
-                .measures
-                .get(&(start, measure.to_owned(), d.to_owned()))
-                .copied()
-                .unwrap_or(0),
-            None => self
-                .measures
-                .iter()
-                .filter(|((s, m, _), _)| *s == start && m == measure)
-                .map(|(_, v)| *v)
-                .sum(),
-        }
+        self.measures.get(&start).map_or(0, |rows| {
+            rows.iter()
+                .filter(|(m, d, _)| m == measure && dimension.is_none_or(|want| want == d))
+                .map(|(_, _, v)| *v)
+                .sum()
+        })
     }
 
     fn histogram(
@@ -378,13 +373,12 @@ impl PeriodSums {
         measure: &str,
         dimension: Option<&str>,
     ) -> Vec<(i32, i64)> {
-        self.durations
-            .iter()
-            .filter(|((s, m, d), _)| {
-                *s == start && m == measure && dimension.is_none_or(|want| want == d)
-            })
-            .flat_map(|(_, h)| h.iter().copied())
-            .collect()
+        self.durations.get(&start).map_or_else(Vec::new, |rows| {
+            rows.iter()
+                .filter(|(m, d, _, _)| m == measure && dimension.is_none_or(|want| want == d))
+                .map(|(_, _, b, n)| (*b, *n))
+                .collect()
+        })
     }
 }
 
@@ -413,18 +407,37 @@ pub async fn kpi_series(
     to: chrono::NaiveDate,
     granularity: Granularity,
 ) -> Result<Vec<KpiPeriod>, sqlx::Error> {
-    let rows: Vec<(chrono::NaiveDate, String, String, i64)> = sqlx::query_as(
-        "SELECT day, aggregate_type, event_type, count FROM management.daily_counters \
-          WHERE day <= $1 ORDER BY day",
-    )
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await?;
     let trunc = match granularity {
         Granularity::Day => "day",
         Granularity::Week => "week",
         Granularity::Month => "month",
     };
+    let within: Vec<(NaiveDate, String, String, i64)> = sqlx::query_as(
+        "SELECT date_trunc($3, day)::date, aggregate_type, event_type, sum(count)::bigint \
+           FROM management.daily_counters WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(trunc)
+    .fetch_all(&mut *conn)
+    .await?;
+    let before: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT aggregate_type, event_type, sum(count)::bigint \
+           FROM management.daily_counters WHERE day < $1 GROUP BY 1, 2",
+    )
+    .bind(from)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counters = CounterSums::default();
+    for (d, a, e, n) in within {
+        *counters
+            .within
+            .entry((granularity.start_of(d).max(from), a, e))
+            .or_default() += n;
+    }
+    for (a, e, n) in before {
+        counters.before.insert((a, e), n);
+    }
     // Summed per period by PostgreSQL: a year by month is a few hundred rows whatever
     // the number of events.
     let measures: Vec<(NaiveDate, String, String, i64)> = sqlx::query_as(
@@ -449,15 +462,12 @@ pub async fn kpi_series(
     // A period's key is its start within the range: the first one may start at `from`.
     let key = |d: NaiveDate| granularity.start_of(d).max(from);
     for (d, m, dim, v) in measures {
-        *sums.measures.entry((key(d), m, dim)).or_default() += v;
+        sums.measures.entry(key(d)).or_default().push((m, dim, v));
     }
     for (d, m, dim, b, n) in durations {
-        sums.durations
-            .entry((key(d), m, dim))
-            .or_default()
-            .push((b, n));
+        sums.durations.entry(key(d)).or_default().push((m, dim, b, n));
     }
-    let mut periods = series_from(&rows, from, to, granularity);
+    let mut periods = series_from_sums(&counters, from, to, granularity);
     for p in &mut periods {
         if let Some(start) = p.start {
             add_indicators(p, &sums, start);
@@ -523,48 +533,88 @@ fn add_indicators(p: &mut KpiPeriod, sums: &PeriodSums, start: NaiveDate) {
         .collect();
 }
 
+/// Counts per (period start, aggregate type, event type) within the range, and per
+/// (aggregate type, event type) before it.
+#[derive(Debug, Default)]
+struct CounterSums {
+    within: std::collections::HashMap<(NaiveDate, String, String), i64>,
+    before: std::collections::HashMap<(String, String), i64>,
+}
+
+impl CounterSums {
+    fn within(&self, start: NaiveDate, a: &str, e: &str) -> i64 {
+        self.within
+            .get(&(start, a.to_owned(), e.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn before(&self, a: &str, e: &str) -> i64 {
+        self.before
+            .get(&(a.to_owned(), e.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The series of raw daily rows (the unit tests' input): grouped as
+/// [`kpi_series`] has PostgreSQL group them.
+#[cfg(test)]
 fn series_from(
     rows: &[(chrono::NaiveDate, String, String, i64)],
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
     granularity: Granularity,
 ) -> Vec<KpiPeriod> {
+    let mut sums = CounterSums::default();
+    for (d, a, e, n) in rows {
+        if *d < from {
+            *sums.before.entry((a.clone(), e.clone())).or_default() += n;
+        } else if *d <= to {
+            let key = granularity.start_of(*d).max(from);
+            *sums.within.entry((key, a.clone(), e.clone())).or_default() += n;
+        }
+    }
+    series_from_sums(&sums, from, to, granularity)
+}
+
+fn series_from_sums(
+    sums: &CounterSums,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    granularity: Granularity,
+) -> Vec<KpiPeriod> {
+    const RUNNING: [(&str, &str); 4] = [
+        ("Contract", "ContractSigned"),
+        ("Contract", "ContractTerminated"),
+        ("Customer", "CustomerRegistered"),
+        ("Customer", "CustomerErased"),
+    ];
+    // What happened before each period's start: before the range, plus the range's
+    // earlier periods.
+    let mut before: [i64; 4] = RUNNING.map(|(a, e)| sums.before(a, e));
     let mut periods = Vec::new();
     let mut start = granularity.start_of(from).max(from);
     while start <= to {
         let next = granularity.next(granularity.start_of(start));
         let end = (next - chrono::Duration::days(1)).min(to);
-        let within = |a: &str, e: &str| -> i64 {
-            rows.iter()
-                .filter(|(d, ra, re, _)| *d >= start && *d <= end && ra == a && re == e)
-                .map(|(_, _, _, n)| n)
-                .sum()
-        };
-        let before = |a: &str, e: &str| -> i64 {
-            rows.iter()
-                .filter(|(d, ra, re, _)| *d < start && ra == a && re == e)
-                .map(|(_, _, _, n)| n)
-                .sum()
-        };
-        let in_force =
-            before("Contract", "ContractSigned") - before("Contract", "ContractTerminated");
-        let customers_at_end = before("Customer", "CustomerRegistered")
-            + within("Customer", "CustomerRegistered")
-            - before("Customer", "CustomerErased")
-            - within("Customer", "CustomerErased");
+        let within = |a: &str, e: &str| sums.within(start, a, e);
+        let now: [i64; 4] = RUNNING.map(|(a, e)| within(a, e));
+        let in_force = before[0] - before[1];
+        let customers_at_end = before[2] + now[2] - before[3] - now[3];
         let proposed = within("Offer", "OfferProposed");
         let declined = within("Offer", "OfferDeclined");
-        let terminated = within("Contract", "ContractTerminated");
+        let terminated = now[1];
         let issued = within("Invoice", "InvoiceIssued");
         let rejections = within("Invoice", "PaymentRejected");
         periods.push(KpiPeriod {
             start: Some(start),
             end: Some(end),
-            customers_registered: within("Customer", "CustomerRegistered"),
+            customers_registered: now[2],
             offers_proposed: proposed,
             offers_declined: declined,
             offer_decline_rate: ratio(declined, proposed),
-            contracts_signed: within("Contract", "ContractSigned"),
+            contracts_signed: now[0],
             contracts_terminated: terminated,
             contracts_in_force_at_start: in_force,
             churn_rate: ratio(terminated, in_force),
@@ -576,6 +626,9 @@ fn series_from(
             customers_at_end,
             ..KpiPeriod::default()
         });
+        for (b, n) in before.iter_mut().zip(now) {
+            *b += n;
+        }
         start = next;
     }
     periods
