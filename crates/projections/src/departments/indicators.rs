@@ -7,7 +7,7 @@
 //! aggregate (a ticket's opening and its resolution, a contract's signature and its
 //! first invoice) needs a little state per ticket, contract and customer: the `work_*`
 //! tables of the management schema, which the projector writes and
-//! `lae_management_reader` cannot read (migration 0015). What management reads are the
+//! `lae_management_reader` cannot read (migration 0016). What management reads are the
 //! sums: `daily_measures` (day, measure, dimension → value) and `daily_durations`
 //! (day, measure, dimension, bucket → count).
 //!

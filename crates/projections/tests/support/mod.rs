@@ -368,7 +368,7 @@ pub enum Match {
 
 /// The departments whose reader role can read `value` in its read model: the columns
 /// of the tables its role may select from (management's projector keeps ids in working
-/// tables its reader cannot read, migration 0015).
+/// tables its reader cannot read, migration 0016).
 pub async fn where_is(
     db: &TestDb,
     value: &str,
