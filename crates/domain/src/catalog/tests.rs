@@ -43,6 +43,9 @@ const CLEAR_FIELDS: &[&str] = &[
     "paid_on",
     "rejected_on",
     "cancelled_on",
+    "refused_on",
+    // A one-off charge's wording, written by sales for billing ("Frais de duplicata").
+    "label",
     "opened_at",
     "at",
 ];
@@ -58,6 +61,7 @@ const CLEAR_REASON_EVENTS: &[&str] = &[
     "ContractTerminated",
     "PaymentRejected",
     "InvoiceCancelled",
+    "InvoiceRequestRefused",
 ];
 
 #[test]
@@ -91,7 +95,7 @@ fn entries_are_sorted_unique_and_cover_every_aggregate() {
         aggregates,
         BTreeSet::from(["Contract", "Customer", "Invoice", "Offer", "Ticket"])
     );
-    assert_eq!(entries.len(), 8 + 4 + 3 + 4 + 5);
+    assert_eq!(entries.len(), 8 + 4 + 3 + 6 + 5);
 }
 
 #[test]

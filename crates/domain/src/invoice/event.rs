@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::examples::{CUSTOMER, ExampleError, OFFER, date};
 use crate::privacy::{Classified, PersonalField};
-use crate::values::{Cents, ContractId, CustomerId, InvoiceNumber, OfferId, Reason};
+use crate::values::{Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, OfferId, Reason};
 
 /// What happened to an invoice. The aggregate id is the invoice id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -48,6 +48,27 @@ pub enum InvoiceEvent {
         /// Why.
         reason: Reason,
     },
+    /// Sales requested a one-off invoice from billing; billing issues it
+    /// (`InvoiceIssued`, same aggregate) or refuses it.
+    InvoiceRequested {
+        /// The customer to invoice.
+        customer_id: CustomerId,
+        /// The contract the charge is about, if any.
+        contract_id: Option<ContractId>,
+        /// The amount to bill.
+        amount: Cents,
+        /// What is billed.
+        label: InvoiceLabel,
+        /// The request date.
+        requested_on: NaiveDate,
+    },
+    /// Billing refused the requested invoice.
+    InvoiceRequestRefused {
+        /// The refusal date.
+        refused_on: NaiveDate,
+        /// Why.
+        reason: Reason,
+    },
 }
 
 impl DomainEvent for InvoiceEvent {
@@ -57,6 +78,8 @@ impl DomainEvent for InvoiceEvent {
             Self::InvoicePaid { .. } => "InvoicePaid",
             Self::PaymentRejected { .. } => "PaymentRejected",
             Self::InvoiceCancelled { .. } => "InvoiceCancelled",
+            Self::InvoiceRequested { .. } => "InvoiceRequested",
+            Self::InvoiceRequestRefused { .. } => "InvoiceRequestRefused",
         }
         .to_owned()
     }
@@ -66,12 +89,12 @@ impl DomainEvent for InvoiceEvent {
     }
 }
 
-// Invoices hold numbers, amounts, dates and bank or billing reasons, which
-// stay clear.
+// Invoices hold numbers, amounts, dates, labels and bank or billing reasons,
+// which stay clear.
 impl Classified for InvoiceEvent {
     fn subject_field(event_type: &str) -> Option<&'static str> {
         match event_type {
-            "InvoiceIssued" => Some("customer_id"),
+            "InvoiceIssued" | "InvoiceRequested" => Some("customer_id"),
             _ => None,
         }
     }
@@ -108,6 +131,17 @@ pub(crate) fn build_examples() -> Result<Vec<InvoiceEvent>, ExampleError> {
         InvoiceEvent::InvoiceCancelled {
             cancelled_on: date(2024, 4, 15)?,
             reason: "Facture émise en double".parse()?,
+        },
+        InvoiceEvent::InvoiceRequested {
+            customer_id: CustomerId::new(CUSTOMER),
+            contract_id: Some(ContractId::for_offer(OfferId::new(OFFER))),
+            amount: Cents(2500),
+            label: "Frais de duplicata du certificat d'adhésion".parse()?,
+            requested_on: date(2024, 4, 16)?,
+        },
+        InvoiceEvent::InvoiceRequestRefused {
+            refused_on: date(2024, 4, 17)?,
+            reason: "Frais offerts au titre du geste commercial de mars".parse()?,
         },
     ])
 }

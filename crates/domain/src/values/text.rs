@@ -34,6 +34,11 @@ bounded_text!(
     50
 );
 bounded_text!(
+    /// What a one-off invoice requested by sales bills (1 to 200 characters).
+    InvoiceLabel,
+    200
+);
+bounded_text!(
     /// A customer's profession, for the sales profile (1 to 100 characters).
     Profession,
     100
@@ -96,6 +101,7 @@ mod tests {
         check(ContractReference::parse, ContractReference::as_str, 50);
         check(InvoiceNumber::parse, InvoiceNumber::as_str, 50);
         check(Profession::parse, Profession::as_str, 100);
+        check(InvoiceLabel::parse, InvoiceLabel::as_str, 200);
         check(OperatorName::parse, OperatorName::as_str, 100);
     }
 
