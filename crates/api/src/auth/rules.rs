@@ -355,6 +355,30 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::POST,
+        "/api/v1/sales/invoice-requests",
+        SALES,
+        "Ask billing for a one-off invoice (amount, label, optional contract)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/invoice-requests",
+        BILLING,
+        "Invoice requests from sales awaiting billing's decision, oldest first",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/invoice-requests/{id}/issue",
+        BILLING,
+        "Issue a requested invoice, for the requested amount",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/invoice-requests/{id}/refuse",
+        BILLING,
+        "Refuse a requested invoice, with the reason sales is told",
+    ),
+    rule(
+        Method::POST,
         "/api/v1/billing/collections",
         BILLING,
         "Issue a month's invoices for the contracts in force and prepare their SEPA Direct Debit file",
