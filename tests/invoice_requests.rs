@@ -1,12 +1,14 @@
 //! Sales' invoice requests ("demandes de facture") against the real pipeline: sales
 //! asks, billing sees the request in its pending list, issues it (an invoice for the
 //! requested amount) or refuses it (the reason kept); sales hears of either in its
-//! inbox; each side is refused the other's commands.
+//! inbox; each side is refused the other's commands. The same on the desks: the
+//! sales customer page's "Demander une facture" form and billing's "Demandes de
+//! facture" list with Émettre / Refuser, French errors beside the field, input kept.
 
 mod common;
 
 use common::TestApp;
-use common::web::eventually;
+use common::web::{cookie_session, eventually, form_token};
 use serde_json::{Value, json};
 
 fn pending_ids(list: &Value) -> Vec<String> {
@@ -197,4 +199,197 @@ async fn sales_requests_an_invoice_billing_issues_one_and_refuses_another_and_sa
         "{refused}"
     );
     assert_eq!(refused["customer_id"], customer.as_str());
+}
+
+/// A desk form post with the session cookie, from the site itself.
+async fn post_form(
+    app: &TestApp,
+    client: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, String) {
+    let response = client
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("origin", app.url(""))
+        .form(fields)
+        .send()
+        .await
+        .expect("form sent");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, location, response.text().await.expect("page"))
+}
+
+async fn page(app: &TestApp, client: &reqwest::Client, cookie: &str, path: &str) -> String {
+    let response = client
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.expect("page")
+}
+
+#[tokio::test]
+async fn the_desks_request_refuse_and_issue_invoices_with_errors_beside_the_field() {
+    let app = TestApp::spawn_with_pipeline("invreqdesk").await;
+    let customer = app.register_customer("Fontaine").await;
+    let (sales, sales_cookie) = cookie_session(&app, "sales").await;
+    let customer_page = format!("/desk/sales/customers/{customer}");
+    // The sales read model knows the customer (its page reads it).
+    eventually(
+        &app,
+        &format!("/api/v1/sales/customers/{customer}"),
+        "sales",
+        |_| true,
+    )
+    .await;
+    let html = page(&app, &sales, &sales_cookie, &customer_page).await;
+    assert!(
+        html.contains("Demander une facture"),
+        "the form is on the page"
+    );
+    let token = form_token(&html);
+    let action = format!("{customer_page}/invoice-requests");
+
+    // Refused in French beside the field, what was typed kept.
+    let (status, _, html) = post_form(
+        &app,
+        &sales,
+        &sales_cookie,
+        &action,
+        &[
+            ("_csrf", &token),
+            ("amount", "douze"),
+            ("label", "Frais de duplicata"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains(r#"id="amount-erreur""#),
+        "the error is beside the amount"
+    );
+    assert!(
+        html.contains(r#"value="douze""#),
+        "the amount typed is kept"
+    );
+    assert!(
+        html.contains(r#"value="Frais de duplicata""#),
+        "the label typed is kept"
+    );
+    assert!(
+        html.contains("pas été transmise"),
+        "the refusal is said above the form"
+    );
+
+    for label in ["Frais de duplicata", "Frais de dossier"] {
+        let (status, location, _) = post_form(
+            &app,
+            &sales,
+            &sales_cookie,
+            &action,
+            &[("_csrf", &token), ("amount", "25,00"), ("label", label)],
+        )
+        .await;
+        assert_eq!(status, 303);
+        assert!(location.contains("ok=invoice_requested"), "{location}");
+    }
+
+    // Billing's list shows both; a refusal without a reason is refused beside it.
+    let (billing, billing_cookie) = cookie_session(&app, "billing").await;
+    let list = eventually(&app, "/api/v1/billing/invoice-requests", "billing", |b| {
+        pending_ids(b).len() == 2
+    })
+    .await;
+    let ids = pending_ids(&list);
+    let html = page(
+        &app,
+        &billing,
+        &billing_cookie,
+        "/desk/billing/invoice-requests",
+    )
+    .await;
+    assert!(html.contains("Frais de duplicata") && html.contains("Frais de dossier"));
+    assert!(html.contains("25,00"), "the amount in French");
+    let token = form_token(&html);
+    let refuse = format!("/desk/billing/invoice-requests/{}/refuse", ids[1]);
+    let (status, _, html) = post_form(
+        &app,
+        &billing,
+        &billing_cookie,
+        &refuse,
+        &[("_csrf", &token), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains(&format!(r#"id="reason-{}-erreur""#, ids[1])),
+        "the error is beside its reason"
+    );
+    let (status, location, _) = post_form(
+        &app,
+        &billing,
+        &billing_cookie,
+        &refuse,
+        &[("_csrf", &token), ("reason", "Frais de dossier offerts")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(location.contains("ok=refused"), "{location}");
+    let issue = format!("/desk/billing/invoice-requests/{}/issue", ids[0]);
+    let (status, location, _) = post_form(
+        &app,
+        &billing,
+        &billing_cookie,
+        &issue,
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(location.contains("ok=issued"), "{location}");
+    let html = page(
+        &app,
+        &billing,
+        &billing_cookie,
+        "/desk/billing/invoice-requests",
+    )
+    .await;
+    assert!(html.contains("Aucune demande en attente"), "both decided");
+    // The issued one is the customer's invoice, for the amount asked.
+    let invoices = eventually(
+        &app,
+        &format!("/api/v1/billing/customers/{customer}/invoices"),
+        "billing",
+        |b| b["items"].as_array().is_some_and(|i| i.len() == 1),
+    )
+    .await;
+    assert_eq!(invoices["items"][0]["amount_cents"], 2500);
+    assert_eq!(invoices["items"][0]["id"], ids[0].as_str());
+
+    // Each desk refuses the other role.
+    let (status, _, _) = post_form(
+        &app,
+        &billing,
+        &billing_cookie,
+        &action,
+        &[("_csrf", &token)],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let response = sales
+        .get(app.url("/desk/billing/invoice-requests"))
+        .header("cookie", &sales_cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(response.status(), 403);
 }

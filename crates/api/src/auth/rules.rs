@@ -895,9 +895,33 @@ pub static RULES: &[Rule] = &[
         SALES,
         "Route a ticket of the inbox on",
     ),
+    page(
+        Method::POST,
+        "/desk/sales/customers/{id}/invoice-requests",
+        SALES,
+        "Ask billing for a one-off invoice",
+    ),
     // End of the sales desk.
     //
     // The billing desk (crates/web/src/desks/billing.rs).
+    page(
+        Method::GET,
+        "/desk/billing/invoice-requests",
+        BILLING,
+        "Invoice requests from sales awaiting a decision",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoice-requests/{id}/issue",
+        BILLING,
+        "Issue a requested invoice",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoice-requests/{id}/refuse",
+        BILLING,
+        "Refuse a requested invoice, with a reason",
+    ),
     page(
         Method::GET,
         "/desk/billing",
