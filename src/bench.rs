@@ -6,6 +6,7 @@
 
 mod lists;
 mod queries;
+mod workflow;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub enum Target {
     /// Billing's cross-customer lists (unpaid, rejected, to invoice) at 100,000
     /// customers, first and later pages, API and desk pages, against p99 <= 50 ms.
     Lists(lists::ListsArgs),
+    /// The cross-department workflow against a running `lae serve`: latency from an
+    /// accepted offer's HTTP answer to the contract request in legal's read model, at a
+    /// steady rate (p50, p90, p99, max).
+    Workflow(workflow::WorkflowArgs),
     /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
     Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
@@ -79,6 +84,7 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
         Target::Commands(args) => commands(args).await,
         Target::Queries(args) => queries::run(args).await,
         Target::Lists(args) => lists::run(args).await,
+        Target::Workflow(args) => workflow::run(args).await,
         Target::Relay => {
             let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
             println!("{report}");
