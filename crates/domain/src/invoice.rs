@@ -186,6 +186,7 @@ impl Invoice {
             InvoiceCommand::RecordPaymentRejection {
                 rejected_on,
                 reason,
+                reason_code,
             } => {
                 let (status, details) = self.issued()?;
                 match status {
@@ -200,6 +201,7 @@ impl Invoice {
                 Ok(vec![InvoiceEvent::PaymentRejected {
                     rejected_on,
                     reason,
+                    reason_code,
                 }])
             }
             InvoiceCommand::CancelInvoice {

@@ -176,6 +176,7 @@ pub fn invoice_notice(event: &InvoiceEvent, invoice: &Invoice) -> Option<SalesNo
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => Some(SalesNotice {
             customer_id: details.customer_id,
             reason: format!(
@@ -335,6 +336,7 @@ mod tests {
             &[InvoiceEvent::PaymentRejected {
                 rejected_on: on(2027, 1, 5),
                 reason: "AM04".parse().expect("reason"),
+                reason_code: None,
             }],
         );
         assert!(cancellation_for(&rejected, contract, on(2026, 12, 15), on(2027, 1, 20)).is_some());

@@ -501,7 +501,8 @@ impl StatusImport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportedRejection {
     pub invoice_id: Uuid,
-    /// The ISO 20022 reason code (`StsRsnInf/Rsn/Cd`), kept at the head of the event's `reason`.
+    /// The ISO 20022 reason code (`StsRsnInf/Rsn/Cd`): the event's `reason_code`, and
+    /// the head of its `reason`.
     pub reason_code: Option<String>,
 }
 
@@ -604,6 +605,9 @@ pub async fn import_status(
         let command = InvoiceCommand::RecordPaymentRejection {
             rejected_on: report.created_on,
             reason: rejection_reason(code.as_deref())?,
+            reason_code: code
+                .as_deref()
+                .and_then(|c| lae_domain::RejectionCode::parse(c).ok()),
         };
         let entry = ImportedRejection {
             invoice_id: id,

@@ -46,6 +46,8 @@ const CLEAR_FIELDS: &[&str] = &[
     "refused_on",
     // A one-off charge's wording, written by sales for billing ("Frais de duplicata").
     "label",
+    // A bank's rejection code (`AM04`): the bank's, not the customer's.
+    "reason_code",
     "opened_at",
     "at",
 ];
@@ -106,9 +108,13 @@ fn every_variant_has_an_example() {
             "{} has no example: add one to example_events()",
             entry.event_type
         );
-        // TicketRouted 1.1 hands the contact over to the receiving department; every
-        // other event is at its first version.
-        let expected = if entry.event_type == "TicketRouted" {
+        // TicketRouted 1.1 hands the contact over to the receiving department,
+        // PaymentRejected 1.1 has the bank's code in a field of its own; every other
+        // event is at its first version.
+        let expected = if matches!(
+            entry.event_type.as_str(),
+            "TicketRouted" | "PaymentRejected"
+        ) {
             "1.1"
         } else {
             "1.0"

@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, Reason};
+use crate::values::{
+    Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, Reason, RejectionCode,
+};
 
 /// What Billing can do with an invoice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +39,8 @@ pub enum InvoiceCommand {
         rejected_on: NaiveDate,
         /// Why, as reported by the bank.
         reason: Reason,
+        /// The bank's reason code (`AM04`), when it gave one.
+        reason_code: Option<RejectionCode>,
     },
     /// Cancels an unpaid invoice.
     CancelInvoice {

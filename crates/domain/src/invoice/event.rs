@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::examples::{CUSTOMER, ExampleError, OFFER, date};
 use crate::privacy::{Classified, PersonalField};
-use crate::values::{Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, OfferId, Reason};
+use crate::values::{
+    Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, OfferId, Reason, RejectionCode,
+};
 
 /// What happened to an invoice. The aggregate id is the invoice id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -40,6 +42,11 @@ pub enum InvoiceEvent {
         rejected_on: NaiveDate,
         /// Why, as reported by the bank.
         reason: Reason,
+        /// The bank's reason code (`AM04`), when it gave one. Absent from rejections
+        /// recorded before version 1.1 of this event (read as `None`; their code, if
+        /// any, is the first word of `reason`).
+        #[serde(default)]
+        reason_code: Option<RejectionCode>,
     },
     /// The invoice was cancelled.
     InvoiceCancelled {
@@ -84,8 +91,14 @@ impl DomainEvent for InvoiceEvent {
         .to_owned()
     }
 
+    /// `PaymentRejected` is at 1.1: the bank's reason code has a field of its own. A
+    /// 1.0 payload reads as 1.1 with `reason_code` absent.
     fn event_version(&self) -> String {
-        "1.0".to_owned()
+        match self {
+            Self::PaymentRejected { .. } => "1.1",
+            _ => "1.0",
+        }
+        .to_owned()
     }
 }
 
@@ -127,6 +140,7 @@ pub(crate) fn build_examples() -> Result<Vec<InvoiceEvent>, ExampleError> {
         InvoiceEvent::PaymentRejected {
             rejected_on: date(2024, 4, 12)?,
             reason: "AM04 : provision insuffisante".parse()?,
+            reason_code: Some("AM04".parse()?),
         },
         InvoiceEvent::InvoiceCancelled {
             cancelled_on: date(2024, 4, 15)?,

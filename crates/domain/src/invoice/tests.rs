@@ -53,6 +53,7 @@ fn reject(on: NaiveDate) -> InvoiceCommand {
     InvoiceCommand::RecordPaymentRejection {
         rejected_on: on,
         reason: v("AM04 : provision insuffisante"),
+        reason_code: Some(v("AM04")),
     }
 }
 
@@ -60,6 +61,7 @@ fn rejected() -> InvoiceEvent {
     InvoiceEvent::PaymentRejected {
         rejected_on: date(2024, 4, 12),
         reason: v("AM04 : provision insuffisante"),
+        reason_code: Some(v("AM04")),
     }
 }
 
@@ -547,4 +549,21 @@ fn a_request_is_refused_with_a_reason_and_dates_follow_it() {
         None,
         "a refused request never became an invoice"
     );
+}
+
+#[test]
+fn a_rejection_recorded_at_version_1_0_reads_without_its_code() {
+    let v10 = serde_json::json!({"type": "PaymentRejected", "rejected_on": "2024-04-12",
+                                 "reason": "AM04 : provision insuffisante"});
+    let event: InvoiceEvent = serde_json::from_value(v10).expect("a 1.0 payload");
+    assert_eq!(
+        event,
+        InvoiceEvent::PaymentRejected {
+            rejected_on: date(2024, 4, 12),
+            reason: v("AM04 : provision insuffisante"),
+            reason_code: None,
+        }
+    );
+    assert_eq!(cqrs_es::DomainEvent::event_version(&rejected()), "1.1");
+    assert_eq!(cqrs_es::DomainEvent::event_version(&issued()), "1.0");
 }

@@ -31,7 +31,7 @@ pub use profile::{AgeBand, Sex};
 pub use service::{Channel, Department};
 pub use text::{
     ActionText, ContractReference, InvoiceLabel, InvoiceNumber, Note, OperatorName, ProductName,
-    Profession, Reason,
+    Profession, Reason, RejectionCode,
 };
 
 /// Why a free text was rejected.

@@ -459,6 +459,7 @@ fn apply_invoice(row: Option<InvoiceRow>, d: &Decoded<'_>, event: &InvoiceEvent)
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => {
             row.status = Some("payment_rejected".to_owned());
             row.rejected_on = Some(*rejected_on);
@@ -554,6 +555,7 @@ fn invoice_history_row(d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceHistoryR
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => (
             "payment_rejected",
             *rejected_on,
