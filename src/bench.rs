@@ -7,6 +7,7 @@
 mod kpis;
 mod lists;
 mod queries;
+mod workflow;
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -42,6 +43,10 @@ pub enum Target {
     /// The management indicators over a year of 1,000,000 events: projection speed, and
     /// the KPI endpoint (a year by month, by week, a month by day) against p99 <= 50 ms.
     Kpis(kpis::KpisArgs),
+    /// The cross-department workflow against a running `lae serve`: latency from an
+    /// accepted offer's HTTP answer to the contract request in legal's read model, at a
+    /// steady rate (p50, p90, p99, max).
+    Workflow(workflow::WorkflowArgs),
     /// Verify and export speed over 1,000,000 events against a raw COPY TO, same run.
     Audit,
     /// The legacy import against a raw COPY of as many event rows, same run.
@@ -84,6 +89,7 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
         Target::Queries(args) => queries::run(args).await,
         Target::Lists(args) => lists::run(args).await,
         Target::Kpis(args) => kpis::run(args).await,
+        Target::Workflow(args) => workflow::run(args).await,
         Target::Relay => {
             let report = lae_relay::bench_relay(lae_relay::BenchOptions::from_env()).await?;
             println!("{report}");

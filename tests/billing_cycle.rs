@@ -318,6 +318,21 @@ async fn a_known_month_is_invoiced_collected_and_its_rejections_recorded_once() 
         reasons,
         ["AM04 : provision insuffisante", "MD01 : absence de mandat"]
     );
+    // PaymentRejected 1.1: the bank's code in a field of its own.
+    let codes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT payload->>'reason_code', event_version FROM events \
+          WHERE event_type = 'PaymentRejected' ORDER BY payload->>'reason_code'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("rejection codes");
+    assert_eq!(
+        codes,
+        [
+            ("AM04".to_owned(), "1.1".to_owned()),
+            ("MD01".to_owned(), "1.1".to_owned())
+        ]
+    );
     // Sales is told of both rejections, in its inbox.
     notices(&app, 12).await;
     let inbox = common::web::eventually(&app, "/api/v1/sales/tickets", "sales", |b| {

@@ -331,3 +331,177 @@ async fn signatures_terminations_and_rejected_payments_reach_the_sales_inbox() {
     let notices: Value = app.get("/api/v1/sales/tickets", "sales").await.1;
     assert_eq!(notices["items"].as_array().map(Vec::len), Some(3));
 }
+
+async fn invoice_state(app: &TestApp, invoice: &str) -> (Option<String>, i64) {
+    let (invoice_state, version) = app
+        .state
+        .invoices
+        .load(invoice)
+        .await
+        .expect("load the invoice");
+    (
+        invoice_state
+            .status()
+            .map(|s| format!("{s:?}").to_lowercase()),
+        i64::try_from(version).expect("version"),
+    )
+}
+
+#[tokio::test]
+async fn a_termination_cancels_the_unpaid_invoices_of_later_months_once() {
+    let app = TestApp::spawn_configured("reactclose", true, |settings| {
+        settings.sepa_creditor = Some(
+            lae_api::billing_cycle::SepaCreditor::new(
+                "LAE Assurances".to_owned(),
+                "FR14 2004 1010 0505 0001 3M02 606",
+                "PSSTFRPPXXX".to_owned(),
+                "FR12ZZZ123456".to_owned(),
+            )
+            .expect("creditor"),
+        );
+    })
+    .await;
+    let customer = app.register_customer("Lemoine").await;
+    let contract = app.signed_contract(&customer, "Vie Sérénité", 3150).await;
+    let contract_id: lae_domain::ContractId = contract.parse().expect("contract id");
+    let period = |year, month| {
+        lae_domain::InvoiceId::for_contract_period(contract_id, year, month).to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM billing.contracts WHERE status = 'signed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("billing contracts")
+        < 1
+    {
+        assert!(Instant::now() < deadline, "billing never saw the signature");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // November (the month of the termination) and three months ahead are invoiced.
+    for date in ["2026-11-05", "2026-12-05", "2027-01-05", "2027-02-05"] {
+        let (status, summary) = app
+            .post(
+                "/api/v1/billing/collections",
+                "billing",
+                json!({"date": date}),
+            )
+            .await;
+        assert_eq!(status, 200, "{summary}");
+        assert_eq!(summary["invoices_issued"], 1, "{date}: {summary}");
+    }
+    // December is paid in advance.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/invoices/{}/payment", period(2026, 12)),
+            "billing",
+            json!({"paid_on": "2026-12-05", "amount": 3150}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/contracts/{contract}/termination"),
+            "legal",
+            json!({"terminated_on": "2026-11-20", "reason": "Demande du client"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+
+    // January and February are cancelled, by the termination, with its date.
+    for (year, month) in [(2027, 1), (2027, 2)] {
+        app.wait_for_event(&period(year, month), "InvoiceCancelled")
+            .await;
+    }
+    let termination = lae_store::event_id("Contract", &contract, 3).to_string();
+    let cancellations: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT aggregate_id, payload->>'reason', metadata->>'causation_id', metadata->>'source'
+           FROM events WHERE event_type = 'InvoiceCancelled' ORDER BY aggregate_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("cancellations");
+    assert_eq!(cancellations.len(), 2, "{cancellations:?}");
+    for (invoice, reason, cause, source) in &cancellations {
+        assert!(
+            *invoice == period(2027, 1) || *invoice == period(2027, 2),
+            "{invoice}"
+        );
+        assert_eq!(reason, "Contrat résilié le 20/11/2026");
+        assert_eq!(*cause, termination, "the termination is the cause");
+        assert_eq!(source, "policy");
+    }
+    // The paid month and the month of the termination are untouched.
+    assert_eq!(
+        invoice_state(&app, &period(2026, 12)).await.0.as_deref(),
+        Some("paid")
+    );
+    assert_eq!(
+        invoice_state(&app, &period(2026, 11)).await,
+        (Some("issued".into()), 1)
+    );
+
+    // Sales heard of the signature and of the termination; then nothing moves.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&app, "TicketRouted").await < 2 {
+        assert!(Instant::now() < deadline, "sales was not told");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    relayed(&app).await;
+    let before = app.event_count().await;
+
+    // Replayed from the stream's first message by a second set of consumers (every
+    // event redelivered to every reactor), nothing changes.
+    let prefix = format!("{}_replay", app.db.settings.database());
+    let mut replay = lae_reactors(&app, &prefix);
+    for reactor in lae_reactors::Reactor::ALL {
+        drained(&app, &format!("{prefix}_{}", reactor.name())).await;
+    }
+    replay.kill().await.expect("stop the replay");
+    assert_eq!(
+        app.event_count().await,
+        before,
+        "the replay appended nothing"
+    );
+    assert_eq!(count(&app, "InvoiceCancelled").await, 2);
+
+    // The cycle no longer invoices the months after the termination.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM billing.contracts WHERE status = 'terminated'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("billing contracts")
+        < 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "billing never saw the termination"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, summary) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2027-03-05"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["invoices_issued"], 0, "{summary}");
+    assert_eq!(summary["contracts_in_force"], 0, "{summary}");
+    assert_eq!(invoice_state(&app, &period(2027, 3)).await, (None, 0));
+    // November, the month the contract ended in, is still a month it owes.
+    let (status, summary) = app
+        .post(
+            "/api/v1/billing/collections",
+            "billing",
+            json!({"date": "2026-11-05"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["contracts_in_force"], 1, "{summary}");
+    assert_eq!(summary["invoices_already_issued"], 1, "{summary}");
+}

@@ -220,7 +220,10 @@ async fn customer_service_finds_a_caller_edits_the_card_logs_a_call_and_routes_i
         .expect("rated");
     assert_eq!(status, 200);
     assert!(
-        page.text("main").await.expect("main").contains("Satisfaction du client enregistrée"),
+        page.text("main")
+            .await
+            .expect("main")
+            .contains("Satisfaction du client enregistrée"),
         "notice"
     );
     let history = page
@@ -228,7 +231,9 @@ async fn customer_service_finds_a_caller_edits_the_card_logs_a_call_and_routes_i
         .await
         .expect("history");
     assert!(
-        history.as_str().is_some_and(|h| h.contains("client satisfait")),
+        history
+            .as_str()
+            .is_some_and(|h| h.contains("client satisfait")),
         "{history}"
     );
     assert_eq!(

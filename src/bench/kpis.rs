@@ -89,9 +89,18 @@ async fn run_in(args: &KpisArgs, settings: &Settings) -> anyhow::Result<()> {
     );
 
     let queries = [
-        ("a year by month", "from=2026-01-01&to=2026-12-31&granularity=month"),
-        ("a year by week", "from=2026-01-01&to=2026-12-31&granularity=week"),
-        ("a month by day", "from=2026-03-01&to=2026-03-31&granularity=day"),
+        (
+            "a year by month",
+            "from=2026-01-01&to=2026-12-31&granularity=month",
+        ),
+        (
+            "a year by week",
+            "from=2026-01-01&to=2026-12-31&granularity=week",
+        ),
+        (
+            "a month by day",
+            "from=2026-03-01&to=2026-03-31&granularity=day",
+        ),
     ];
     let mut year_by_month = Vec::new();
     for (label, query) in queries {
@@ -146,11 +155,7 @@ impl History {
         user: Option<(&str, String)>,
     ) {
         self.position += 1;
-        let event_type = payload
-            .split('"')
-            .nth(3)
-            .unwrap_or_default()
-            .to_owned();
+        let event_type = payload.split('"').nth(3).unwrap_or_default().to_owned();
         self.out.push(Envelope {
             event_id: Uuid::new_v4(),
             aggregate_type: aggregate_type.to_owned(),
@@ -177,7 +182,11 @@ impl History {
     fn ticket(&mut self, day: NaiveDate) {
         let id = Uuid::new_v4();
         let opened = at(day, self.rng.random_range(8 * 3600..18 * 3600));
-        let channel = if self.rng.random_bool(0.6) { "phone" } else { "mail" };
+        let channel = if self.rng.random_bool(0.6) {
+            "phone"
+        } else {
+            "mail"
+        };
         let category = if self.rng.random_bool(0.1) {
             "\"complaint\""
         } else {
@@ -212,7 +221,10 @@ impl History {
                 routed,
                 holder.clone(),
             );
-            holder = Some((department, format!("{department}-{}", self.rng.random_range(0..10))));
+            holder = Some((
+                department,
+                format!("{department}-{}", self.rng.random_range(0..10)),
+            ));
         }
         sequence += 1;
         let resolved = opened + Duration::seconds(self.rng.random_range(600..3 * 86_400));
@@ -228,7 +240,11 @@ impl History {
             holder,
         );
         if self.rng.random_bool(0.5) {
-            let score = if self.rng.random_bool(0.8) { "good" } else { "bad" };
+            let score = if self.rng.random_bool(0.8) {
+                "good"
+            } else {
+                "bad"
+            };
             let rated = resolved + Duration::hours(2);
             let cs = self.operator("customer_service");
             self.push(
@@ -318,7 +334,14 @@ impl History {
             } else {
                 format!(r#"{{"type":"InvoicePaid","paid_on":"{issued_on}","amount":4990}}"#)
             };
-            self.push("Invoice", invoice, 2, outcome, at(issued_on, 7 * 3600), billing);
+            self.push(
+                "Invoice",
+                invoice,
+                2,
+                outcome,
+                at(issued_on, 7 * 3600),
+                billing,
+            );
             issued_on = issued_on + Duration::days(30);
         }
         if self.rng.random_bool(0.08) {

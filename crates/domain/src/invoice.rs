@@ -1,6 +1,13 @@
 //! The `Invoice` aggregate: an amount billed to a customer, paid (possibly
 //! after rejected direct debits) or cancelled. Owned by Billing.
 //!
+//! A one-off invoice may start as sales' request ("demande de facture",
+//! `InvoiceRequested`): it bills nothing until billing issues it
+//! (`IssueRequestedInvoice` → the usual `InvoiceIssued`, for the requested
+//! customer, contract and amount) or refuses it (`InvoiceRequestRefused`). The
+//! request and the invoice are one aggregate so that the hand-off cannot issue two
+//! invoices for one request.
+//!
 //! The aggregate id is the [`InvoiceId`](crate::values::InvoiceId).
 
 mod command;
@@ -20,7 +27,7 @@ pub use error::InvoiceError;
 pub(crate) use event::build_examples;
 pub use event::{InvoiceEvent, example_events};
 
-use crate::values::{Cents, ContractId, CustomerId, InvoiceNumber};
+use crate::values::{Cents, ContractId, CustomerId, InvoiceLabel, InvoiceNumber, Reason};
 
 /// Where an invoice stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,12 +60,30 @@ pub struct InvoiceDetails {
     pub due_on: NaiveDate,
 }
 
+/// What sales asked billing to invoice, and billing's refusal if it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRequest {
+    /// The customer to invoice.
+    pub customer_id: CustomerId,
+    /// The contract the charge is about, if any.
+    pub contract_id: Option<ContractId>,
+    /// The amount to bill.
+    pub amount: Cents,
+    /// What is billed.
+    pub label: InvoiceLabel,
+    /// The request date.
+    pub requested_on: NaiveDate,
+    /// The refusal date and reason, once refused.
+    pub refused: Option<(NaiveDate, Reason)>,
+}
+
 /// The state of one invoice, rebuilt from its events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     status: Option<InvoiceStatus>,
     details: Option<InvoiceDetails>,
     paid_on: Option<NaiveDate>,
+    request: Option<InvoiceRequest>,
 }
 
 impl Invoice {
@@ -78,6 +103,24 @@ impl Invoice {
     #[must_use]
     pub fn paid_on(&self) -> Option<NaiveDate> {
         self.paid_on
+    }
+
+    /// Sales' request, when the invoice started as one.
+    #[must_use]
+    pub fn request(&self) -> Option<&InvoiceRequest> {
+        self.request.as_ref()
+    }
+
+    /// A request still waiting for billing's decision, or why there is none.
+    fn pending_request(&self) -> Result<&InvoiceRequest, InvoiceError> {
+        let request = self.request.as_ref().ok_or(InvoiceError::RequestNotFound)?;
+        if self.status.is_some() {
+            return Err(InvoiceError::AlreadyIssued);
+        }
+        if request.refused.is_some() {
+            return Err(InvoiceError::RequestRefused);
+        }
+        Ok(request)
     }
 
     /// The details of an issued invoice with its status, or `NotFound`.
@@ -101,6 +144,9 @@ impl Invoice {
             } => {
                 if self.status.is_some() {
                     return Err(InvoiceError::AlreadyIssued);
+                }
+                if self.request.is_some() {
+                    return Err(InvoiceError::AlreadyRequested);
                 }
                 if !amount.is_positive() {
                     return Err(InvoiceError::NonPositiveAmount);
@@ -140,6 +186,7 @@ impl Invoice {
             InvoiceCommand::RecordPaymentRejection {
                 rejected_on,
                 reason,
+                reason_code,
             } => {
                 let (status, details) = self.issued()?;
                 match status {
@@ -154,6 +201,7 @@ impl Invoice {
                 Ok(vec![InvoiceEvent::PaymentRejected {
                     rejected_on,
                     reason,
+                    reason_code,
                 }])
             }
             InvoiceCommand::CancelInvoice {
@@ -172,8 +220,71 @@ impl Invoice {
                     reason,
                 }])
             }
+            InvoiceCommand::RequestInvoice {
+                customer_id,
+                contract_id,
+                amount,
+                label,
+                requested_on,
+            } => {
+                if self.request.is_some() || self.status.is_some() {
+                    return Err(InvoiceError::AlreadyRequested);
+                }
+                if !amount.is_positive() {
+                    return Err(InvoiceError::NonPositiveAmount);
+                }
+                Ok(vec![InvoiceEvent::InvoiceRequested {
+                    customer_id,
+                    contract_id,
+                    amount,
+                    label,
+                    requested_on,
+                }])
+            }
+            InvoiceCommand::IssueRequestedInvoice {
+                number,
+                issued_on,
+                due_on,
+            } => {
+                let request = self.pending_request()?;
+                not_before_request(request, "issued_on", issued_on)?;
+                if due_on < issued_on {
+                    return Err(InvoiceError::DueBeforeIssue);
+                }
+                Ok(vec![InvoiceEvent::InvoiceIssued {
+                    customer_id: request.customer_id,
+                    contract_id: request.contract_id,
+                    number,
+                    amount: request.amount,
+                    issued_on,
+                    due_on,
+                }])
+            }
+            InvoiceCommand::RefuseInvoiceRequest { refused_on, reason } => {
+                let request = self.pending_request()?;
+                not_before_request(request, "refused_on", refused_on)?;
+                Ok(vec![InvoiceEvent::InvoiceRequestRefused {
+                    refused_on,
+                    reason,
+                }])
+            }
         }
     }
+}
+
+/// Refuses a date earlier than the request, naming the field at fault.
+fn not_before_request(
+    request: &InvoiceRequest,
+    field: &'static str,
+    on: NaiveDate,
+) -> Result<(), InvoiceError> {
+    if on < request.requested_on {
+        return Err(InvoiceError::BeforeRequest {
+            field,
+            requested_on: request.requested_on,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a date earlier than the issue date, naming the field at fault.
@@ -238,6 +349,27 @@ impl Aggregate for Invoice {
                 self.status = Some(InvoiceStatus::PaymentRejected);
             }
             InvoiceEvent::InvoiceCancelled { .. } => self.status = Some(InvoiceStatus::Cancelled),
+            InvoiceEvent::InvoiceRequested {
+                customer_id,
+                contract_id,
+                amount,
+                label,
+                requested_on,
+            } => {
+                self.request = Some(InvoiceRequest {
+                    customer_id,
+                    contract_id,
+                    amount,
+                    label,
+                    requested_on,
+                    refused: None,
+                });
+            }
+            InvoiceEvent::InvoiceRequestRefused { refused_on, reason } => {
+                if let Some(request) = self.request.as_mut() {
+                    request.refused = Some((refused_on, reason));
+                }
+            }
         }
     }
 }

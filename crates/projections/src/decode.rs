@@ -250,7 +250,11 @@ const VERSION: &str = "1.0";
 
 /// Event types at a later version, which this code reads along with their 1.0 (a
 /// 1.0 payload lacks only optional fields, which decode as absent).
-const LATER: &[(&str, &str)] = &[("TicketRouted", "1.1"), ("TicketOpened", "1.1")];
+const LATER: &[(&str, &str)] = &[
+    ("TicketRouted", "1.1"),
+    ("TicketOpened", "1.1"),
+    ("PaymentRejected", "1.1"),
+];
 
 /// Whether this code reads `event_type` at `version`.
 fn readable(event_type: &str, version: &str) -> bool {

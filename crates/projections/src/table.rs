@@ -216,6 +216,16 @@ impl<R: Row> Touched<R> {
         }
     }
 
+    /// Replaces the row `key` by `f(current row)` if there is one.
+    pub(crate) fn update_existing(&mut self, key: Uuid, f: impl FnOnce(R) -> R) {
+        if let Some(row) = self.rows.remove(&key) {
+            self.rows.insert(key, f(row));
+            if self.changed_set.insert(key) {
+                self.changed.push(key);
+            }
+        }
+    }
+
     /// Writes the changed rows back.
     pub(crate) async fn store(
         mut self,

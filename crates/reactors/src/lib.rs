@@ -17,8 +17,12 @@
 //! - [`Reactor::ContractRequests`]: offer accepted → contract requested from legal
 //!   (the offer → contract policy of the domain, moved off the HTTP edge).
 //! - [`Reactor::InformSales`]: contract signed, contract terminated, payment
-//!   rejected → a ticket in the sales inbox ("informer le département Vente"), opened
-//!   by the platform on the internal channel and routed to sales with a note.
+//!   rejected, an invoice sales requested issued or refused → a ticket in the sales
+//!   inbox ("informer le département Vente"), opened by the platform on the internal
+//!   channel and routed to sales with a note.
+//! - [`Reactor::CloseSchedule`]: contract terminated → its cycle invoices for the
+//!   months after the termination, neither paid nor cancelled, are cancelled
+//!   ("Contrat résilié le JJ/MM/AAAA").
 //!
 //! Events of the legacy import cause nothing: they are history the departments already
 //! knew.
@@ -46,13 +50,20 @@ pub use metrics::ReactorMetrics;
 pub enum Reactor {
     /// Offer accepted → contract requested.
     ContractRequests,
-    /// Contract signed or terminated, payment rejected → a notice in the sales inbox.
+    /// Contract signed or terminated, payment rejected, requested invoice issued or
+    /// refused → a notice in the sales inbox.
     InformSales,
+    /// Contract terminated → its unpaid invoices of later months cancelled.
+    CloseSchedule,
 }
 
 impl Reactor {
     /// Every reactor, in the order they start.
-    pub const ALL: [Self; 2] = [Self::ContractRequests, Self::InformSales];
+    pub const ALL: [Self; 3] = [
+        Self::ContractRequests,
+        Self::InformSales,
+        Self::CloseSchedule,
+    ];
 
     /// The name in consumer names, logs and metrics.
     #[must_use]
@@ -60,6 +71,7 @@ impl Reactor {
         match self {
             Self::ContractRequests => "contract_requests",
             Self::InformSales => "inform_sales",
+            Self::CloseSchedule => "close_schedule",
         }
     }
 
@@ -72,7 +84,10 @@ impl Reactor {
                 ("Contract", "ContractSigned"),
                 ("Contract", "ContractTerminated"),
                 ("Invoice", "PaymentRejected"),
+                ("Invoice", "InvoiceIssued"),
+                ("Invoice", "InvoiceRequestRefused"),
             ],
+            Self::CloseSchedule => &[("Contract", "ContractTerminated")],
         }
     }
 
@@ -160,5 +175,8 @@ mod tests {
         assert!(Reactor::InformSales.follows("Invoice", "PaymentRejected"));
         assert!(Reactor::InformSales.follows("Contract", "ContractTerminated"));
         assert!(!Reactor::InformSales.follows("Contract", "ContractRequested"));
+        assert!(Reactor::InformSales.follows("Invoice", "InvoiceRequestRefused"));
+        assert!(Reactor::CloseSchedule.follows("Contract", "ContractTerminated"));
+        assert!(!Reactor::CloseSchedule.follows("Contract", "ContractSigned"));
     }
 }

@@ -7,11 +7,13 @@
 //! command (`already requested`, `already opened`, `already routed there`): the
 //! reactor counts that as done.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use lae_domain::contract::{Contract, ContractEvent};
-use lae_domain::invoice::{Invoice, InvoiceEvent};
+use lae_domain::invoice::{Invoice, InvoiceCommand, InvoiceEvent, InvoiceStatus};
 use lae_domain::ticket::TicketCommand;
-use lae_domain::{Channel, CustomerId, Department, Note, OperatorName, Reason, TicketId};
+use lae_domain::{
+    Channel, ContractId, CustomerId, Department, InvoiceId, Note, OperatorName, Reason, TicketId,
+};
 use uuid::Uuid;
 
 /// Namespace of the ids of the tickets the reactors open (UUIDv5 of the causing event).
@@ -127,14 +129,55 @@ pub fn contract_notice(event: &ContractEvent, contract: &Contract) -> Option<Sal
 }
 
 /// The notice for an invoice event, given the invoice's state: a rejected payment is
-/// reported to sales.
+/// reported to sales, and so is billing's decision on an invoice sales requested
+/// (issued, or refused with the reason).
 #[must_use]
 pub fn invoice_notice(event: &InvoiceEvent, invoice: &Invoice) -> Option<SalesNotice> {
+    if let InvoiceEvent::InvoiceRequestRefused { refused_on, reason } = event {
+        let request = invoice.request()?;
+        return Some(SalesNotice {
+            customer_id: request.customer_id,
+            reason: format!(
+                "Demande de facture refusée : {} ({})",
+                request.label.as_str(),
+                request.amount
+            ),
+            note: format!(
+                "Informer le département Vente : la facturation a refusé le {} la demande de facture « {} » ({}) du {}. Motif : {}",
+                french(*refused_on),
+                request.label.as_str(),
+                request.amount,
+                french(request.requested_on),
+                reason.as_str()
+            ),
+        });
+    }
     let details = invoice.details()?;
     match event {
+        InvoiceEvent::InvoiceIssued { .. } => {
+            let request = invoice.request()?;
+            Some(SalesNotice {
+                customer_id: details.customer_id,
+                reason: format!(
+                    "Demande de facture émise : facture {} du {}",
+                    details.number.as_str(),
+                    french(details.issued_on)
+                ),
+                note: format!(
+                    "Informer le département Vente : la facturation a émis la facture {} ({}) le {}, à échéance du {}, pour la demande « {} » du {}.",
+                    details.number.as_str(),
+                    details.amount,
+                    french(details.issued_on),
+                    french(details.due_on),
+                    request.label.as_str(),
+                    french(request.requested_on)
+                ),
+            })
+        }
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => Some(SalesNotice {
             customer_id: details.customer_id,
             reason: format!(
@@ -150,10 +193,58 @@ pub fn invoice_notice(event: &InvoiceEvent, invoice: &Invoice) -> Option<SalesNo
                 reason.as_str()
             ),
         }),
-        InvoiceEvent::InvoiceIssued { .. }
-        | InvoiceEvent::InvoicePaid { .. }
-        | InvoiceEvent::InvoiceCancelled { .. } => None,
+        InvoiceEvent::InvoicePaid { .. }
+        | InvoiceEvent::InvoiceCancelled { .. }
+        | InvoiceEvent::InvoiceRequested { .. }
+        | InvoiceEvent::InvoiceRequestRefused { .. } => None,
     }
+}
+
+/// How many months after the termination the schedule is closed: the cycle issues a
+/// month's invoices on a date of that month, so an invoice further ahead than this
+/// would have been collected two years early.
+pub const SCHEDULE_HORIZON_MONTHS: u32 = 24;
+
+/// The cycle invoices a termination may leave behind: the contract's periods
+/// (months) that start after `terminated_on`, for [`SCHEDULE_HORIZON_MONTHS`]. The
+/// month of the termination started on or before it and stays due.
+#[must_use]
+pub fn periods_after(contract: ContractId, terminated_on: NaiveDate) -> Vec<InvoiceId> {
+    let Some(first) = terminated_on.with_day(1) else {
+        return Vec::new();
+    };
+    (1..=SCHEDULE_HORIZON_MONTHS)
+        .filter_map(|n| first.checked_add_months(Months::new(n)))
+        .map(|start| InvoiceId::for_contract_period(contract, start.year(), start.month()))
+        .collect()
+}
+
+/// The cancellation of one of those invoices, if it is still to be paid: issued for
+/// this contract, neither paid nor cancelled (a rejected payment is still due). Dated
+/// the day the termination was recorded, or the invoice's issue if later (an invoice
+/// issued ahead of its month cannot be cancelled before it exists).
+#[must_use]
+pub fn cancellation_for(
+    invoice: &Invoice,
+    contract: ContractId,
+    terminated_on: NaiveDate,
+    recorded_on: NaiveDate,
+) -> Option<InvoiceCommand> {
+    let details = invoice.details()?;
+    if details.contract_id != Some(contract) {
+        return None;
+    }
+    match invoice.status()? {
+        InvoiceStatus::Issued | InvoiceStatus::PaymentRejected => {}
+        InvoiceStatus::Paid | InvoiceStatus::Cancelled => return None,
+    }
+    Some(InvoiceCommand::CancelInvoice {
+        cancelled_on: recorded_on.max(details.issued_on),
+        reason: bounded(
+            &format!("Contrat résilié le {}", french(terminated_on)),
+            Reason::parse,
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -179,6 +270,117 @@ mod tests {
         assert_eq!(
             ticket_for(cause, "inform-sales").to_string(),
             "ca357da8-bb25-523c-9ba4-fe91c7d00365"
+        );
+    }
+
+    fn cycle_invoice(
+        contract: ContractId,
+        year: i32,
+        month: u32,
+        events: &[InvoiceEvent],
+    ) -> Invoice {
+        use cqrs_es::Aggregate as _;
+        let issued_on = NaiveDate::from_ymd_opt(year, month, 1).expect("date");
+        let mut invoice = Invoice::default();
+        invoice.apply(InvoiceEvent::InvoiceIssued {
+            customer_id: CustomerId::new(Uuid::from_u128(7)),
+            contract_id: Some(contract),
+            number: "F-1".parse().expect("number"),
+            amount: lae_domain::Cents(3150),
+            issued_on,
+            due_on: issued_on,
+        });
+        for event in events {
+            invoice.apply(event.clone());
+        }
+        invoice
+    }
+
+    #[test]
+    fn a_termination_closes_the_periods_that_start_after_it_and_only_unpaid_invoices() {
+        let contract = ContractId::new(Uuid::from_u128(3));
+        let on = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let periods = periods_after(contract, on(2026, 12, 15));
+        assert_eq!(periods.len(), SCHEDULE_HORIZON_MONTHS as usize);
+        assert_eq!(
+            periods[0],
+            InvoiceId::for_contract_period(contract, 2027, 1)
+        );
+        assert_eq!(
+            periods[23],
+            InvoiceId::for_contract_period(contract, 2028, 12)
+        );
+        assert!(
+            !periods.contains(&InvoiceId::for_contract_period(contract, 2026, 12)),
+            "the month of the termination stays due"
+        );
+        // On the last day of a month, the next month is the first closed.
+        assert_eq!(
+            periods_after(contract, on(2026, 12, 31))[0],
+            InvoiceId::for_contract_period(contract, 2027, 1)
+        );
+
+        let unpaid = cycle_invoice(contract, 2027, 2, &[]);
+        let Some(InvoiceCommand::CancelInvoice {
+            cancelled_on,
+            reason,
+        }) = cancellation_for(&unpaid, contract, on(2026, 12, 15), on(2026, 12, 16))
+        else {
+            panic!("an unpaid invoice is cancelled");
+        };
+        assert_eq!(cancelled_on, on(2027, 2, 1), "not before its issue");
+        assert_eq!(reason.as_str(), "Contrat résilié le 15/12/2026");
+        let rejected = cycle_invoice(
+            contract,
+            2027,
+            1,
+            &[InvoiceEvent::PaymentRejected {
+                rejected_on: on(2027, 1, 5),
+                reason: "AM04".parse().expect("reason"),
+                reason_code: None,
+            }],
+        );
+        assert!(cancellation_for(&rejected, contract, on(2026, 12, 15), on(2027, 1, 20)).is_some());
+        let paid = cycle_invoice(
+            contract,
+            2027,
+            1,
+            &[InvoiceEvent::InvoicePaid {
+                paid_on: on(2027, 1, 1),
+                amount: lae_domain::Cents(3150),
+            }],
+        );
+        assert_eq!(
+            cancellation_for(&paid, contract, on(2026, 12, 15), on(2026, 12, 16)),
+            None
+        );
+        let cancelled = cycle_invoice(
+            contract,
+            2027,
+            1,
+            &[InvoiceEvent::InvoiceCancelled {
+                cancelled_on: on(2027, 1, 1),
+                reason: "x".parse().expect("reason"),
+            }],
+        );
+        assert_eq!(
+            cancellation_for(&cancelled, contract, on(2026, 12, 15), on(2026, 12, 16)),
+            None
+        );
+        assert_eq!(
+            cancellation_for(
+                &Invoice::default(),
+                contract,
+                on(2026, 12, 15),
+                on(2026, 12, 16)
+            ),
+            None,
+            "a period never invoiced"
+        );
+        let other = ContractId::new(Uuid::from_u128(4));
+        assert_eq!(
+            cancellation_for(&unpaid, other, on(2026, 12, 15), on(2026, 12, 16)),
+            None
         );
     }
 

@@ -11,13 +11,14 @@ use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{self, AckKind, Message};
 use async_nats::{Client, HeaderMap};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use lae_domain::contract::ContractError;
+use lae_domain::contract::{ContractError, ContractEvent};
+use lae_domain::invoice::InvoiceError;
 use lae_domain::offer::{OfferEvent, contract_request_for};
 use lae_domain::ticket::TicketError;
-use lae_domain::{Department as TicketDepartment, OfferId};
+use lae_domain::{ContractId, Department as TicketDepartment, OfferId};
 use lae_projections::nats::{backoff_delay, connect_to, supports_filter_subjects};
 use lae_projections::{Decoder, Department, Envelope, Event};
 use lae_store::repository::erased_subject;
@@ -250,6 +251,18 @@ impl Handler {
                     Err(error) => self.failure("loading the contract", &error),
                 }
             }
+            (
+                Reactor::CloseSchedule,
+                Event::Contract(ContractEvent::ContractTerminated { terminated_on, .. }),
+            ) => {
+                self.close_schedule(
+                    ContractId::new(decoded.id),
+                    *terminated_on,
+                    envelope.recorded_at.date_naive(),
+                    &meta,
+                )
+                .await
+            }
             (Reactor::InformSales, Event::Invoice(event)) => {
                 match self.commands.invoices.load(&id).await {
                     Ok((invoice, _)) => match policy::invoice_notice(event, &invoice) {
@@ -284,6 +297,42 @@ impl Handler {
             Err(CommandError::Rejected(ContractError::AlreadyRequested)) => Outcome::AlreadyDone,
             Err(error) => self.failure("requesting the contract", &error),
         }
+    }
+
+    /// Cancels the contract's unpaid invoices of the months after its termination.
+    /// Redelivered, it finds them cancelled (or meets `already cancelled` when two
+    /// instances race): done. An invoice paid in between is left alone.
+    async fn close_schedule(
+        &self,
+        contract: ContractId,
+        terminated_on: NaiveDate,
+        recorded_on: NaiveDate,
+        meta: &EventMetadata,
+    ) -> Outcome {
+        let mut outcome = Outcome::Skipped;
+        for invoice_id in policy::periods_after(contract, terminated_on) {
+            let id = invoice_id.to_string();
+            let invoice = match self.commands.invoices.load(&id).await {
+                Ok((invoice, _)) => invoice,
+                Err(error) => return self.failure("loading an invoice", &error),
+            };
+            if invoice.details().is_some() && outcome == Outcome::Skipped {
+                outcome = Outcome::AlreadyDone;
+            }
+            let Some(cancel) =
+                policy::cancellation_for(&invoice, contract, terminated_on, recorded_on)
+            else {
+                continue;
+            };
+            match self.commands.invoices.execute(&id, cancel, meta).await {
+                Ok(_) => outcome = Outcome::Acted,
+                Err(CommandError::Rejected(
+                    InvoiceError::AlreadyCancelled | InvoiceError::AlreadyPaid,
+                )) => {}
+                Err(error) => return self.failure("cancelling an invoice", &error),
+            }
+        }
+        outcome
     }
 
     /// Opens the notice's ticket and routes it to sales; either step already done
@@ -356,8 +405,14 @@ mod tests {
             [
                 "p.Contract.ContractSigned",
                 "p.Contract.ContractTerminated",
-                "p.Invoice.PaymentRejected"
+                "p.Invoice.PaymentRejected",
+                "p.Invoice.InvoiceIssued",
+                "p.Invoice.InvoiceRequestRefused"
             ]
+        );
+        assert_eq!(
+            filters(Reactor::CloseSchedule, "p", "2.10.1"),
+            ["p.Contract.ContractTerminated"]
         );
     }
 }

@@ -355,6 +355,30 @@ pub static RULES: &[Rule] = &[
     ),
     rule(
         Method::POST,
+        "/api/v1/sales/invoice-requests",
+        SALES,
+        "Ask billing for a one-off invoice (amount, label, optional contract)",
+    ),
+    rule(
+        Method::GET,
+        "/api/v1/billing/invoice-requests",
+        BILLING,
+        "Invoice requests from sales awaiting billing's decision, oldest first",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/invoice-requests/{id}/issue",
+        BILLING,
+        "Issue a requested invoice, for the requested amount",
+    ),
+    rule(
+        Method::POST,
+        "/api/v1/billing/invoice-requests/{id}/refuse",
+        BILLING,
+        "Refuse a requested invoice, with the reason sales is told",
+    ),
+    rule(
+        Method::POST,
         "/api/v1/billing/collections",
         BILLING,
         "Issue a month's invoices for the contracts in force and prepare their SEPA Direct Debit file",
@@ -883,9 +907,33 @@ pub static RULES: &[Rule] = &[
         SALES,
         "Route a ticket of the inbox on",
     ),
+    page(
+        Method::POST,
+        "/desk/sales/customers/{id}/invoice-requests",
+        SALES,
+        "Ask billing for a one-off invoice",
+    ),
     // End of the sales desk.
     //
     // The billing desk (crates/web/src/desks/billing.rs).
+    page(
+        Method::GET,
+        "/desk/billing/invoice-requests",
+        BILLING,
+        "Invoice requests from sales awaiting a decision",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoice-requests/{id}/issue",
+        BILLING,
+        "Issue a requested invoice",
+    ),
+    page(
+        Method::POST,
+        "/desk/billing/invoice-requests/{id}/refuse",
+        BILLING,
+        "Refuse a requested invoice, with a reason",
+    ),
     page(
         Method::GET,
         "/desk/billing",

@@ -50,8 +50,13 @@ pub struct CollectionSummary {
     pub date: NaiveDate,
     /// The month invoiced, `YYYY-MM`.
     pub period: String,
-    /// Signed, not terminated contracts in billing's read model, signed on or before the date.
+    /// Contracts of billing's read model signed on or before the date and not
+    /// terminated before the month began (a contract terminated during the month owes
+    /// that month).
     pub contracts_in_force: usize,
+    /// Of those, contracts left uninvoiced because their own history says they were
+    /// terminated before the month began (billing's read model had not seen it yet).
+    pub terminated_before_period: usize,
     /// Invoices this run issued.
     pub invoices_issued: usize,
     /// Invoices of the period that already existed (an earlier run).
@@ -107,11 +112,12 @@ async fn contracts_in_force(
     let mut conn = state.queries.readers.acquire(Department::Billing).await?;
     let rows = sqlx::query_as(
         "SELECT contract_id, customer_id, monthly_premium_cents FROM billing.contracts \
-          WHERE status = 'signed' AND customer_id IS NOT NULL \
-            AND monthly_premium_cents > 0 AND signed_on <= $1 \
+          WHERE customer_id IS NOT NULL AND monthly_premium_cents > 0 AND signed_on <= $1 \
+            AND (status = 'signed' OR (status = 'terminated' AND terminated_on >= $2)) \
           ORDER BY contract_id",
     )
     .bind(date)
+    .bind(period_start(date))
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows)
@@ -151,7 +157,22 @@ pub async fn collect(
     let contracts = contracts_in_force(state, date).await?;
     let mut issued = 0;
     let mut already = 0;
+    let mut terminated = 0;
     for contract in &contracts {
+        // The contract's own history, not the read model, decides: a termination
+        // recorded a moment ago may not be in billing's read model yet, and the
+        // close-schedule reactor cancels only what exists when it runs.
+        let (state_of_contract, _) = state
+            .contracts
+            .load(&contract.contract_id.to_string())
+            .await?;
+        if state_of_contract
+            .terminated_on()
+            .is_some_and(|on| on < period_start(date))
+        {
+            terminated += 1;
+            continue;
+        }
         let command = InvoiceCommand::IssueInvoice {
             customer_id: CustomerId::new(contract.customer_id),
             contract_id: Some(ContractId::new(contract.contract_id)),
@@ -170,6 +191,7 @@ pub async fn collect(
     let mut collection = render_for(state, creditor, requester, date, contracts).await?;
     collection.summary.invoices_issued = issued;
     collection.summary.invoices_already_issued = already;
+    collection.summary.terminated_before_period = terminated;
     Ok(collection)
 }
 
@@ -378,6 +400,7 @@ async fn render_for(
         date,
         period: period(date),
         contracts_in_force: contracts.len(),
+        terminated_before_period: 0,
         invoices_issued: 0,
         invoices_already_issued: already,
         message_id,
@@ -478,7 +501,8 @@ impl StatusImport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportedRejection {
     pub invoice_id: Uuid,
-    /// The ISO 20022 reason code (`StsRsnInf/Rsn/Cd`), kept at the head of the event's `reason`.
+    /// The ISO 20022 reason code (`StsRsnInf/Rsn/Cd`): the event's `reason_code`, and
+    /// the head of its `reason`.
     pub reason_code: Option<String>,
 }
 
@@ -581,6 +605,9 @@ pub async fn import_status(
         let command = InvoiceCommand::RecordPaymentRejection {
             rejected_on: report.created_on,
             reason: rejection_reason(code.as_deref())?,
+            reason_code: code
+                .as_deref()
+                .and_then(|c| lae_domain::RejectionCode::parse(c).ok()),
         };
         let entry = ImportedRejection {
             invoice_id: id,

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::routing::post;
 use chrono::NaiveDate;
 use lae_domain::invoice::InvoiceCommand;
-use lae_domain::{Cents, ContractId, CustomerId, InvoiceId, InvoiceNumber, Reason};
+use lae_domain::{Cents, ContractId, CustomerId, InvoiceId, InvoiceNumber, Reason, RejectionCode};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -103,15 +103,25 @@ struct Closing {
     reason: Reason,
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Rejection {
+    on: Option<NaiveDate>,
+    reason: Reason,
+    /// The bank's reason code (`AM04`), if it gave one.
+    reason_code: Option<RejectionCode>,
+}
+
 async fn reject_payment(
     State(state): State<AppState>,
     caller: Caller,
     PathId(id): PathId<InvoiceId>,
-    ValidJson(body): ValidJson<Closing>,
+    ValidJson(body): ValidJson<Rejection>,
 ) -> Result<Response, ApiError> {
     let command = InvoiceCommand::RecordPaymentRejection {
         rejected_on: body.on.unwrap_or_else(today),
         reason: body.reason,
+        reason_code: body.reason_code,
     };
     execute(&state.invoices, id, command, caller).await
 }
@@ -132,7 +142,7 @@ async fn cancel(
 pub(super) fn describe(doc: &mut ApiDoc) {
     doc.op::<Issue, CommandAccepted>(Method::POST, "/api/v1/invoices", 201);
     doc.op::<Pay, CommandAccepted>(Method::POST, "/api/v1/invoices/{id}/payment", 202);
-    doc.op::<Closing, CommandAccepted>(
+    doc.op::<Rejection, CommandAccepted>(
         Method::POST,
         "/api/v1/invoices/{id}/payment-rejection",
         202,

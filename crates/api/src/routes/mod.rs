@@ -7,6 +7,7 @@ pub mod auth;
 mod billing_cycle;
 pub mod contracts;
 pub mod customers;
+pub mod invoice_requests;
 mod invoices;
 pub mod offers;
 pub mod queries;
@@ -57,6 +58,7 @@ pub fn compose(
         .merge(contracts::router())
         .merge(invoices::router())
         .merge(billing_cycle::router())
+        .merge(invoice_requests::router())
         .merge(tickets::router())
         .merge(zendesk::router())
         .merge(queries::router());
@@ -129,6 +131,7 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     offers::describe(doc);
     contracts::describe(doc);
     invoices::describe(doc);
+    invoice_requests::describe(doc);
     billing_cycle::describe(doc);
     tickets::describe(doc);
     zendesk::describe(doc);

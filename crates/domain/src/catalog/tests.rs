@@ -47,6 +47,11 @@ const CLEAR_FIELDS: &[&str] = &[
     "paid_on",
     "rejected_on",
     "cancelled_on",
+    "refused_on",
+    // A one-off charge's wording, written by sales for billing ("Frais de duplicata").
+    "label",
+    // A bank's rejection code (`AM04`): the bank's, not the customer's.
+    "reason_code",
     "opened_at",
     "at",
 ];
@@ -62,6 +67,7 @@ const CLEAR_REASON_EVENTS: &[&str] = &[
     "ContractTerminated",
     "PaymentRejected",
     "InvoiceCancelled",
+    "InvoiceRequestRefused",
 ];
 
 #[test]
@@ -95,7 +101,7 @@ fn entries_are_sorted_unique_and_cover_every_aggregate() {
         aggregates,
         BTreeSet::from(["Contract", "Customer", "Invoice", "Offer", "Ticket"])
     );
-    assert_eq!(entries.len(), 8 + 4 + 3 + 4 + 6);
+    assert_eq!(entries.len(), 8 + 4 + 3 + 6 + 6);
 }
 
 #[test]
@@ -107,9 +113,12 @@ fn every_variant_has_an_example() {
             entry.event_type
         );
         // TicketRouted 1.1 hands the contact over to the receiving department,
-        // TicketOpened 1.1 carries the reason's code; every other event is at its
-        // first version.
-        let expected = if ["TicketRouted", "TicketOpened"].contains(&entry.event_type.as_str()) {
+        // TicketOpened 1.1 carries the reason's code, PaymentRejected 1.1 the bank's
+        // code in a field of its own; every other event is at its first version.
+        let expected = if matches!(
+            entry.event_type.as_str(),
+            "TicketRouted" | "TicketOpened" | "PaymentRejected"
+        ) {
             "1.1"
         } else {
             "1.0"

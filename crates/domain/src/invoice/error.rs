@@ -40,6 +40,24 @@ pub enum InvoiceError {
         /// The amount in the command.
         received: Cents,
     },
+    /// No invoice was requested with this id.
+    #[error("cette demande de facture n'existe pas")]
+    RequestNotFound,
+    /// `RequestInvoice` on an invoice already requested or issued, or
+    /// `IssueInvoice` on a requested one.
+    #[error("cette facture a déjà été demandée")]
+    AlreadyRequested,
+    /// The request was refused: it can be neither issued nor refused again.
+    #[error("cette demande de facture a déjà été refusée")]
+    RequestRefused,
+    /// A date earlier than the request.
+    #[error("la date ne peut pas précéder la demande de facture ({})", french_date(.requested_on))]
+    BeforeRequest {
+        /// The JSON name of the date field at fault.
+        field: &'static str,
+        /// The request date.
+        requested_on: NaiveDate,
+    },
     /// A date earlier than the issue date.
     #[error("la date ne peut pas précéder l'émission de la facture ({})", french_date(.issued_on))]
     BeforeIssue {
@@ -53,7 +71,9 @@ pub enum InvoiceError {
 impl Rejection for InvoiceError {
     fn kind(&self) -> RejectionKind {
         match self {
-            Self::NotFound => RejectionKind::NotFound,
+            Self::NotFound | Self::RequestNotFound => RejectionKind::NotFound,
+            Self::AlreadyRequested | Self::RequestRefused => RejectionKind::Conflict,
+            Self::BeforeRequest { .. } => RejectionKind::Invalid,
             Self::AlreadyIssued
             | Self::AlreadyPaid
             | Self::Cancelled
@@ -78,6 +98,10 @@ impl Rejection for InvoiceError {
             Self::PaymentAlreadyRejected => "payment_already_rejected",
             Self::AmountMismatch { .. } => "payment_amount_mismatch",
             Self::BeforeIssue { .. } => "date_before_issue",
+            Self::RequestNotFound => "invoice_request_not_found",
+            Self::AlreadyRequested => "invoice_already_requested",
+            Self::RequestRefused => "invoice_request_refused",
+            Self::BeforeRequest { .. } => "date_before_request",
         }
     }
 
@@ -85,13 +109,16 @@ impl Rejection for InvoiceError {
         match self {
             Self::NonPositiveAmount | Self::AmountMismatch { .. } => Some("amount"),
             Self::DueBeforeIssue => Some("due_on"),
-            Self::BeforeIssue { field, .. } => Some(field),
+            Self::BeforeIssue { field, .. } | Self::BeforeRequest { field, .. } => Some(field),
             Self::NotFound
             | Self::AlreadyIssued
             | Self::AlreadyPaid
             | Self::Cancelled
             | Self::AlreadyCancelled
-            | Self::PaymentAlreadyRejected => None,
+            | Self::PaymentAlreadyRejected
+            | Self::RequestNotFound
+            | Self::AlreadyRequested
+            | Self::RequestRefused => None,
         }
     }
 }

@@ -53,6 +53,7 @@ fn reject(on: NaiveDate) -> InvoiceCommand {
     InvoiceCommand::RecordPaymentRejection {
         rejected_on: on,
         reason: v("AM04 : provision insuffisante"),
+        reason_code: Some(v("AM04")),
     }
 }
 
@@ -60,6 +61,7 @@ fn rejected() -> InvoiceEvent {
     InvoiceEvent::PaymentRejected {
         rejected_on: date(2024, 4, 12),
         reason: v("AM04 : provision insuffisante"),
+        reason_code: Some(v("AM04")),
     }
 }
 
@@ -369,4 +371,199 @@ fn rejections_map_to_kind_code_and_field() {
         assert_eq!(error.field(), field, "{error:?}");
         assert_eq!(error.to_string(), message, "{error:?}");
     }
+}
+
+fn request(amount: i64) -> InvoiceCommand {
+    InvoiceCommand::RequestInvoice {
+        customer_id: v(CUSTOMER),
+        contract_id: Some(v(CONTRACT)),
+        amount: Cents(amount),
+        label: v("Frais de duplicata"),
+        requested_on: date(2024, 4, 16),
+    }
+}
+
+fn requested() -> InvoiceEvent {
+    InvoiceEvent::InvoiceRequested {
+        customer_id: v(CUSTOMER),
+        contract_id: Some(v(CONTRACT)),
+        amount: Cents(2500),
+        label: v("Frais de duplicata"),
+        requested_on: date(2024, 4, 16),
+    }
+}
+
+fn issue_requested(issued_on: NaiveDate) -> InvoiceCommand {
+    InvoiceCommand::IssueRequestedInvoice {
+        number: v("F-2024-04-D1"),
+        issued_on,
+        due_on: issued_on,
+    }
+}
+
+fn refuse(on: NaiveDate) -> InvoiceCommand {
+    InvoiceCommand::RefuseInvoiceRequest {
+        refused_on: on,
+        reason: v("Frais offerts"),
+    }
+}
+
+fn refused() -> InvoiceEvent {
+    InvoiceEvent::InvoiceRequestRefused {
+        refused_on: date(2024, 4, 17),
+        reason: v("Frais offerts"),
+    }
+}
+
+#[test]
+fn a_request_bills_nothing_until_billing_issues_it_for_the_requested_amount() {
+    Framework::with(())
+        .given_no_previous_events()
+        .when(request(2500))
+        .then_expect_events(vec![requested()]);
+    // Nothing is due on a request: no payment, no rejection, no cancellation.
+    for command in [pay(date(2024, 4, 17), 2500), cancel(date(2024, 4, 17))] {
+        Framework::with(())
+            .given(vec![requested()])
+            .when(command)
+            .then_expect_error(InvoiceError::NotFound);
+    }
+    Framework::with(())
+        .given(vec![requested()])
+        .when(issue_requested(date(2024, 4, 17)))
+        .then_expect_events(vec![InvoiceEvent::InvoiceIssued {
+            customer_id: v(CUSTOMER),
+            contract_id: Some(v(CONTRACT)),
+            number: v("F-2024-04-D1"),
+            amount: Cents(2500),
+            issued_on: date(2024, 4, 17),
+            due_on: date(2024, 4, 17),
+        }]);
+}
+
+#[test]
+fn a_request_is_decided_once() {
+    let issued_from_request = InvoiceEvent::InvoiceIssued {
+        customer_id: v(CUSTOMER),
+        contract_id: Some(v(CONTRACT)),
+        number: v("F-2024-04-D1"),
+        amount: Cents(2500),
+        issued_on: date(2024, 4, 17),
+        due_on: date(2024, 4, 17),
+    };
+    let cases = [
+        (
+            vec![requested()],
+            request(2500),
+            InvoiceError::AlreadyRequested,
+        ),
+        (
+            vec![issued()],
+            request(2500),
+            InvoiceError::AlreadyRequested,
+        ),
+        (
+            vec![requested()],
+            issue(2500, date(2024, 4, 17), date(2024, 4, 17)),
+            InvoiceError::AlreadyRequested,
+        ),
+        (
+            vec![requested(), issued_from_request.clone()],
+            issue_requested(date(2024, 4, 18)),
+            InvoiceError::AlreadyIssued,
+        ),
+        (
+            vec![requested(), issued_from_request],
+            refuse(date(2024, 4, 18)),
+            InvoiceError::AlreadyIssued,
+        ),
+        (
+            vec![requested(), refused()],
+            issue_requested(date(2024, 4, 18)),
+            InvoiceError::RequestRefused,
+        ),
+        (
+            vec![requested(), refused()],
+            refuse(date(2024, 4, 18)),
+            InvoiceError::RequestRefused,
+        ),
+        (
+            vec![],
+            issue_requested(date(2024, 4, 18)),
+            InvoiceError::RequestNotFound,
+        ),
+        (
+            vec![],
+            refuse(date(2024, 4, 18)),
+            InvoiceError::RequestNotFound,
+        ),
+        (
+            vec![issued()],
+            refuse(date(2024, 4, 18)),
+            InvoiceError::RequestNotFound,
+        ),
+    ];
+    for (given, command, error) in cases {
+        Framework::with(())
+            .given(given)
+            .when(command)
+            .then_expect_error(error);
+    }
+}
+
+#[test]
+fn a_request_is_refused_with_a_reason_and_dates_follow_it() {
+    Framework::with(())
+        .given(vec![requested()])
+        .when(refuse(date(2024, 4, 17)))
+        .then_expect_events(vec![refused()]);
+    Framework::with(())
+        .given_no_previous_events()
+        .when(request(0))
+        .then_expect_error(InvoiceError::NonPositiveAmount);
+    Framework::with(())
+        .given(vec![requested()])
+        .when(refuse(date(2024, 4, 15)))
+        .then_expect_error(InvoiceError::BeforeRequest {
+            field: "refused_on",
+            requested_on: date(2024, 4, 16),
+        });
+    Framework::with(())
+        .given(vec![requested()])
+        .when(issue_requested(date(2024, 4, 15)))
+        .then_expect_error(InvoiceError::BeforeRequest {
+            field: "issued_on",
+            requested_on: date(2024, 4, 16),
+        });
+    let mut invoice = Invoice::default();
+    invoice.apply(requested());
+    invoice.apply(refused());
+    let request = invoice.request().expect("the request");
+    assert_eq!(request.amount, Cents(2500));
+    assert_eq!(
+        request.refused.as_ref().map(|(on, r)| (*on, r.as_str())),
+        Some((date(2024, 4, 17), "Frais offerts"))
+    );
+    assert_eq!(
+        invoice.status(),
+        None,
+        "a refused request never became an invoice"
+    );
+}
+
+#[test]
+fn a_rejection_recorded_at_version_1_0_reads_without_its_code() {
+    let v10 = serde_json::json!({"type": "PaymentRejected", "rejected_on": "2024-04-12",
+                                 "reason": "AM04 : provision insuffisante"});
+    let event: InvoiceEvent = serde_json::from_value(v10).expect("a 1.0 payload");
+    assert_eq!(
+        event,
+        InvoiceEvent::PaymentRejected {
+            rejected_on: date(2024, 4, 12),
+            reason: v("AM04 : provision insuffisante"),
+            reason_code: None,
+        }
+    );
+    assert_eq!(cqrs_es::DomainEvent::event_version(&rejected()), "1.1");
+    assert_eq!(cqrs_es::DomainEvent::event_version(&issued()), "1.0");
 }

@@ -30,8 +30,8 @@ pub use money::{Cents, CentsError};
 pub use profile::{AgeBand, Sex};
 pub use service::{Channel, Department, ReasonCode, ReasonCodeError, Satisfaction};
 pub use text::{
-    ActionText, ContractReference, InvoiceNumber, Note, OperatorName, ProductName, Profession,
-    Reason,
+    ActionText, ContractReference, InvoiceLabel, InvoiceNumber, Note, OperatorName, ProductName,
+    Profession, Reason, RejectionCode,
 };
 
 /// Why a free text was rejected.

@@ -34,6 +34,17 @@ bounded_text!(
     50
 );
 bounded_text!(
+    /// What a one-off invoice requested by sales bills (1 to 200 characters).
+    InvoiceLabel,
+    200
+);
+bounded_text!(
+    /// A bank's reason code for a rejected payment, as reported (ISO 20022
+    /// `StsRsnInf/Rsn/Cd` such as `AM04`, or a proprietary code: 1 to 35 characters).
+    RejectionCode,
+    35
+);
+bounded_text!(
     /// A customer's profession, for the sales profile (1 to 100 characters).
     Profession,
     100
@@ -96,6 +107,8 @@ mod tests {
         check(ContractReference::parse, ContractReference::as_str, 50);
         check(InvoiceNumber::parse, InvoiceNumber::as_str, 50);
         check(Profession::parse, Profession::as_str, 100);
+        check(InvoiceLabel::parse, InvoiceLabel::as_str, 200);
+        check(RejectionCode::parse, RejectionCode::as_str, 35);
         check(OperatorName::parse, OperatorName::as_str, 100);
     }
 

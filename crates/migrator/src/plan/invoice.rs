@@ -33,6 +33,7 @@ pub fn commands(current: &Invoice, invoice: &LegacyInvoice) -> Result<Vec<Invoic
         Ok(InvoiceCommand::RecordPaymentRejection {
             rejected_on: invoice.issued_on,
             reason: Reason::parse(REJECTION_REASON).map_err(|e| e.to_string())?,
+            reason_code: None,
         })
     };
     let (Some(status), Some(details)) = (current.status(), current.details()) else {

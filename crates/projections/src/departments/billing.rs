@@ -98,6 +98,33 @@ table! {
     }
 }
 
+table! {
+    /// A row of `billing.invoice_requests`: sales' request, then billing's decision.
+    InvoiceRequestRow in "invoice_requests" key invoice_id {
+        invoice_id: Uuid => "uuid",
+        customer_id: Uuid => "uuid",
+        contract_id: Option<Uuid> => "uuid",
+        amount_cents: i64 => "bigint",
+        label: String => "text",
+        requested_on: NaiveDate => "date",
+        requested_at: DateTime<Utc> => "timestamptz",
+        status: String => "text",
+        decided_on: Option<NaiveDate> => "date",
+        refusal_reason: Option<String> => "text",
+        version: i64 => "bigint",
+        updated_at: DateTime<Utc> => "timestamptz",
+    }
+}
+
+/// Whether the event is about sales' request rather than an invoice billed: it
+/// leaves `billing.invoices` alone (a request bills nothing).
+fn is_request_event(event: &InvoiceEvent) -> bool {
+    matches!(
+        event,
+        InvoiceEvent::InvoiceRequested { .. } | InvoiceEvent::InvoiceRequestRefused { .. }
+    )
+}
+
 /// Whether billing needs this event's payload.
 pub(crate) fn uses(aggregate_type: &str, event_type: &str) -> bool {
     contact::uses(aggregate_type, event_type)
@@ -136,9 +163,21 @@ pub(crate) async fn write(
     let mut mandates = Touched::<MandateRow>::load(conn, schema, mandate_keys).await?;
     let invoice_keys = events
         .iter()
-        .filter(|d| matches!(d.event, Event::Invoice(_)))
+        .filter(|d| matches!(&d.event, Event::Invoice(e) if !is_request_event(e)))
         .map(|d| d.id);
     let mut invoices = Touched::<InvoiceRow>::load(conn, schema, invoice_keys).await?;
+    // Requests, and the issues that may decide one.
+    let request_keys = events
+        .iter()
+        .filter(|d| {
+            matches!(
+                &d.event,
+                Event::Invoice(e) if is_request_event(e)
+                    || matches!(e, InvoiceEvent::InvoiceIssued { .. })
+            )
+        })
+        .map(|d| d.id);
+    let mut requests = Touched::<InvoiceRequestRow>::load(conn, schema, request_keys).await?;
     // A contract's own events, and the invoices issued for it (its "invoiced" mark).
     let contract_keys = events.iter().filter_map(|d| match &d.event {
         Event::Contract(_) => Some(d.id),
@@ -157,7 +196,19 @@ pub(crate) async fn write(
                     mandate_history.push(row);
                 }
             }
+            Event::Invoice(event) if is_request_event(event) => {
+                requests.update(d.id, |row| apply_request(row, d, event));
+            }
             Event::Invoice(event) => {
+                if let InvoiceEvent::InvoiceIssued { issued_on, .. } = event {
+                    requests.update_existing(d.id, |row| InvoiceRequestRow {
+                        status: "issued".to_owned(),
+                        decided_on: Some(*issued_on),
+                        version: d.envelope.sequence,
+                        updated_at: d.envelope.recorded_at,
+                        ..row
+                    });
+                }
                 invoices.update(d.id, |row| apply_invoice(row, d, event));
                 invoice_history.push(invoice_history_row(d, event));
                 if let Some((contract, issued_on)) = invoiced_contract(event) {
@@ -171,6 +222,7 @@ pub(crate) async fn write(
     customers.store(conn, schema).await?;
     mandates.store(conn, schema).await?;
     invoices.store(conn, schema).await?;
+    requests.store(conn, schema).await?;
     contracts.store(conn, schema).await?;
     MandateHistoryRow::insert(conn, schema, &mandate_history).await?;
     InvoiceHistoryRow::insert(conn, schema, &invoice_history).await?;
@@ -407,6 +459,7 @@ fn apply_invoice(row: Option<InvoiceRow>, d: &Decoded<'_>, event: &InvoiceEvent)
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => {
             row.status = Some("payment_rejected".to_owned());
             row.rejected_on = Some(*rejected_on);
@@ -420,10 +473,75 @@ fn apply_invoice(row: Option<InvoiceRow>, d: &Decoded<'_>, event: &InvoiceEvent)
             row.cancelled_on = Some(*cancelled_on);
             row.cancellation_reason = Some(reason.as_str().to_owned());
         }
+        // Kept out by the caller: they go to `invoice_requests`.
+        InvoiceEvent::InvoiceRequested { .. } | InvoiceEvent::InvoiceRequestRefused { .. } => {}
     }
     row.version = d.envelope.sequence;
     row.updated_at = d.envelope.recorded_at;
     row
+}
+
+/// A request as it arrives, or its refusal (an issue is applied where the invoice is).
+fn apply_request(
+    row: Option<InvoiceRequestRow>,
+    d: &Decoded<'_>,
+    event: &InvoiceEvent,
+) -> InvoiceRequestRow {
+    let at = d.envelope.recorded_at;
+    let mut row = match (event, row) {
+        (
+            InvoiceEvent::InvoiceRequested {
+                customer_id,
+                contract_id,
+                amount,
+                label,
+                requested_on,
+            },
+            _,
+        ) => InvoiceRequestRow {
+            invoice_id: d.id,
+            customer_id: *customer_id.as_uuid(),
+            contract_id: contract_id.map(|c| *c.as_uuid()),
+            amount_cents: amount.value(),
+            label: label.as_str().to_owned(),
+            requested_on: *requested_on,
+            requested_at: at,
+            status: "pending".to_owned(),
+            decided_on: None,
+            refusal_reason: None,
+            version: 0,
+            updated_at: at,
+        },
+        (InvoiceEvent::InvoiceRequestRefused { refused_on, reason }, row) => InvoiceRequestRow {
+            status: "refused".to_owned(),
+            decided_on: Some(*refused_on),
+            refusal_reason: Some(reason.as_str().to_owned()),
+            ..row.unwrap_or_else(|| placeholder(d))
+        },
+        (_, row) => row.unwrap_or_else(|| placeholder(d)),
+    };
+    row.version = d.envelope.sequence;
+    row.updated_at = at;
+    row
+}
+
+/// The row of a decision whose request is not there: never the case in practice (the
+/// projector holds back an event whose predecessor is missing); no list shows it.
+fn placeholder(d: &Decoded<'_>) -> InvoiceRequestRow {
+    InvoiceRequestRow {
+        invoice_id: d.id,
+        customer_id: Uuid::nil(),
+        contract_id: None,
+        amount_cents: 0,
+        label: String::new(),
+        requested_on: d.envelope.recorded_at.date_naive(),
+        requested_at: d.envelope.recorded_at,
+        status: "refused".to_owned(),
+        decided_on: None,
+        refusal_reason: None,
+        version: 0,
+        updated_at: d.envelope.recorded_at,
+    }
 }
 
 fn invoice_history_row(d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceHistoryRow {
@@ -437,6 +555,7 @@ fn invoice_history_row(d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceHistoryR
         InvoiceEvent::PaymentRejected {
             rejected_on,
             reason,
+            ..
         } => (
             "payment_rejected",
             *rejected_on,
@@ -449,6 +568,18 @@ fn invoice_history_row(d: &Decoded<'_>, event: &InvoiceEvent) -> InvoiceHistoryR
         } => (
             "cancelled",
             *cancelled_on,
+            None,
+            Some(reason.as_str().to_owned()),
+        ),
+        // Kept out by the caller: a request is not part of an invoice's history.
+        InvoiceEvent::InvoiceRequested {
+            amount,
+            requested_on,
+            ..
+        } => ("requested", *requested_on, Some(amount.value()), None),
+        InvoiceEvent::InvoiceRequestRefused { refused_on, reason } => (
+            "request_refused",
+            *refused_on,
             None,
             Some(reason.as_str().to_owned()),
         ),

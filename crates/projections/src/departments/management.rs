@@ -465,7 +465,10 @@ pub async fn kpi_series(
         sums.measures.entry(key(d)).or_default().push((m, dim, v));
     }
     for (d, m, dim, b, n) in durations {
-        sums.durations.entry(key(d)).or_default().push((m, dim, b, n));
+        sums.durations
+            .entry(key(d))
+            .or_default()
+            .push((m, dim, b, n));
     }
     let mut periods = series_from_sums(&counters, from, to, granularity);
     for p in &mut periods {

@@ -136,6 +136,10 @@ pub(crate) async fn write(
             }),
             Event::Offer(event) => offers.update(d.id, |row| apply_offer(row, d, event)),
             Event::Contract(event) => contracts.update(d.id, |row| apply_contract(row, d, event)),
+            // A request bills nothing: its invoice counts once issued.
+            Event::Invoice(
+                InvoiceEvent::InvoiceRequested { .. } | InvoiceEvent::InvoiceRequestRefused { .. },
+            ) => {}
             Event::Invoice(event) => flags.update(d.id, |row| {
                 let (customer_id, unpaid) = match event {
                     InvoiceEvent::InvoiceIssued { customer_id, .. } => {
@@ -145,7 +149,10 @@ pub(crate) async fn write(
                     InvoiceEvent::PaymentRejected { .. } => {
                         (row.as_ref().and_then(|r| r.customer_id), true)
                     }
-                    InvoiceEvent::InvoicePaid { .. } | InvoiceEvent::InvoiceCancelled { .. } => {
+                    InvoiceEvent::InvoicePaid { .. }
+                    | InvoiceEvent::InvoiceCancelled { .. }
+                    | InvoiceEvent::InvoiceRequested { .. }
+                    | InvoiceEvent::InvoiceRequestRefused { .. } => {
                         (row.as_ref().and_then(|r| r.customer_id), false)
                     }
                 };

@@ -330,6 +330,7 @@ pub async fn populate(w: &mut Writer, n: u32, offset: u32) -> Population {
                 &[InvoiceEvent::PaymentRejected {
                     rejected_on: day(k % 300 + 3),
                     reason: p("AM04 : provision insuffisante"),
+                    reason_code: Some(p("AM04")),
                 }],
             )
             .await;

@@ -54,6 +54,7 @@ pub const NAV: &[(&str, &str)] = &[
     (REJECTED, "Prélèvements rejetés"),
     (UNINVOICED, "Contrats à facturer"),
     (COLLECTIONS, "Prélèvements SEPA"),
+    (super::billing_requests::REQUESTS, "Demandes de facture"),
     ("/desk/billing/tickets", "Tickets reçus"),
 ];
 
@@ -1433,6 +1434,7 @@ async fn reject(
         Some(InvoiceCommand::RecordPaymentRejection {
             rejected_on: rejected_on?,
             reason: reason?,
+            reason_code: None,
         })
     };
     invoice_command(&state, &user, request, &id, &form, command, "rejected").await

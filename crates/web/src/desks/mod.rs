@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod billing;
+mod billing_requests;
 pub mod customer_service;
 mod home;
 mod identification;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(legal::router())
         .merge(sales::router())
         .merge(billing::router())
+        .merge(billing_requests::router())
         .merge(inbox::router(lae_projections::Department::Legal))
         .merge(inbox::router(lae_projections::Department::Sales))
         .merge(inbox::router(lae_projections::Department::Billing))

@@ -18,12 +18,15 @@ use chrono::Utc;
 use lae_api::AppState;
 use lae_api::extract::RequestId;
 use lae_api::problem::ApiError;
+use lae_api::routes::invoice_requests::{self, InvoiceRequestInput};
 use lae_api::routes::metadata;
 use lae_api::routes::offers::accept_offer;
 use lae_api::routes::queries::sales as reads;
 use lae_domain::customer::CustomerCommand;
 use lae_domain::offer::{OfferCommand, OfferError};
-use lae_domain::{AgeBand, Cents, CustomerId, OfferId, ProductName, Profession, Reason, Sex};
+use lae_domain::{
+    AgeBand, Cents, CustomerId, InvoiceLabel, OfferId, ProductName, Profession, Reason, Sex,
+};
 use lae_projections::Department;
 use lae_store::CommandError;
 use uuid::Uuid;
@@ -53,6 +56,10 @@ pub fn router() -> Router<AppState> {
         .route("/desk/sales/offers/{id}/acceptance", post(accept))
         .route("/desk/sales/offers/{id}/decline", post(decline))
         .route("/desk/sales/offers/{id}/withdrawal", post(withdraw))
+        .route(
+            "/desk/sales/customers/{id}/invoice-requests",
+            post(request_invoice),
+        )
 }
 
 // ---------------------------------------------------------------------------------
@@ -153,6 +160,13 @@ struct OfferForm {
     proposed_on: String,
 }
 
+/// The "Demander une facture" form's values.
+#[derive(Debug, Default)]
+struct InvoiceRequestForm {
+    amount: String,
+    label: String,
+}
+
 #[derive(Template)]
 #[template(path = "sales_customer.html")]
 struct CustomerPage {
@@ -172,6 +186,8 @@ struct CustomerPage {
     profile_errors: FieldErrors,
     offer: OfferForm,
     offer_errors: FieldErrors,
+    invoice_request: InvoiceRequestForm,
+    invoice_request_errors: FieldErrors,
     offers: Vec<OfferLine>,
     contracts: Vec<ContractLine>,
     age_bands: &'static [(&'static str, &'static str)],
@@ -200,6 +216,8 @@ struct CustomerState {
     profile_errors: FieldErrors,
     offer: Option<OfferForm>,
     offer_errors: FieldErrors,
+    invoice_request: Option<InvoiceRequestForm>,
+    invoice_request_errors: FieldErrors,
 }
 
 /// `GET /desk/sales/customers/{id}`.
@@ -221,6 +239,10 @@ async fn customer(
             ),
             ("declined", "Refus de l'offre enregistré."),
             ("withdrawn", "Offre retirée."),
+            (
+                "invoice_requested",
+                "Demande de facture transmise à la facturation : sa décision arrivera dans les tickets reçus.",
+            ),
         ],
     );
     let page = CustomerState {
@@ -313,6 +335,8 @@ async fn customer_page(
             profile_errors: page.profile_errors,
             offer,
             offer_errors: page.offer_errors,
+            invoice_request: page.invoice_request.unwrap_or_default(),
+            invoice_request_errors: page.invoice_request_errors,
             offers,
             contracts,
             age_bands: AGE_BANDS,
@@ -426,6 +450,68 @@ async fn set_profile(
             )))
         }
         Err(e) => match FieldErrors::from_refusal(&e, "profession") {
+            Some(errors) => refused(errors, typed).await,
+            None => Err(e),
+        },
+    }
+}
+
+/// `POST /desk/sales/customers/{id}/invoice-requests`: asks billing for a one-off
+/// invoice (the same use case as `POST /api/v1/sales/invoice-requests`).
+async fn request_invoice(
+    State(state): State<AppState>,
+    user: PageUser,
+    request: RequestId,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Result<Response, ApiError> {
+    let customer = path_id(&id, "customer_not_found", "client")?;
+    user.check_form(&state, &form)?;
+    let typed = InvoiceRequestForm {
+        amount: form.get("amount").to_owned(),
+        label: form.get("label").to_owned(),
+    };
+    let mut errors = FieldErrors::default();
+    let amount = errors.check("amount", Cents::parse_eur(form.get("amount")));
+    let amount = amount.filter(|a| {
+        let positive = a.is_positive();
+        if !positive {
+            errors.add("amount", "Le montant doit être supérieur à zéro.");
+        }
+        positive
+    });
+    let label = errors.check("label", InvoiceLabel::parse(form.get("label")));
+    let refused = |errors: FieldErrors, typed: InvoiceRequestForm| {
+        customer_page(
+            &state,
+            &user,
+            customer,
+            CustomerState {
+                invoice_request: Some(typed),
+                invoice_request_errors: errors,
+                ..CustomerState::default()
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let (Some(amount), Some(label)) = (amount, label) else {
+        return refused(errors, typed).await;
+    };
+    let input = InvoiceRequestInput {
+        customer_id: CustomerId::new(customer),
+        contract_id: None,
+        amount,
+        label,
+        requested_on: Utc::now().date_naive(),
+    };
+    match invoice_requests::request_invoice(&state, &metadata(&user.actor, request), input).await {
+        // Sales has no read model of its requests: the notice says where the answer comes.
+        Ok(_) => Ok(see_other(&lookup::after(
+            &customer_url(customer),
+            "invoice_requested",
+            true,
+        ))),
+        Err(e) => match FieldErrors::from_refusal(&e, "label") {
             Some(errors) => refused(errors, typed).await,
             None => Err(e),
         },

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/billing/invoices/unpaid", get(unpaid))
         .route("/billing/invoices/rejected", get(rejected))
         .route("/billing/contracts/uninvoiced", get(uninvoiced))
+        .route("/billing/invoice-requests", get(invoice_requests))
 }
 
 pub(super) fn describe(doc: &mut ApiDoc) {
@@ -64,6 +65,59 @@ pub(super) fn describe(doc: &mut ApiDoc) {
     doc.read::<ListParams, InvoicePage>("/api/v1/billing/invoices/unpaid", true);
     doc.read::<ListParams, InvoicePage>("/api/v1/billing/invoices/rejected", true);
     doc.read::<ListParams, ContractPage>("/api/v1/billing/contracts/uninvoiced", true);
+    doc.read::<NoParams, List<PendingInvoiceRequest>>("/api/v1/billing/invoice-requests", true);
+}
+
+/// An invoice sales requested and billing has not decided on yet.
+#[derive(Debug, Serialize, schemars::JsonSchema, sqlx::FromRow)]
+pub struct PendingInvoiceRequest {
+    /// The requested invoice's id (`…/invoice-requests/{id}/issue`, `/refuse`).
+    #[sqlx(rename = "invoice_id")]
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub customer_number: Option<String>,
+    pub last_name: Option<String>,
+    pub first_name: Option<String>,
+    pub contract_id: Option<Uuid>,
+    pub amount_cents: i64,
+    pub label: String,
+    pub requested_on: NaiveDate,
+    pub requested_at: DateTime<Utc>,
+    /// The request's version, for `If-Match`.
+    pub version: i64,
+}
+
+/// At most this many pending requests are listed (oldest first): a queue, not an
+/// archive.
+pub const PENDING_REQUESTS_LIMIT: i64 = 500;
+
+/// The invoice requests awaiting billing's decision, oldest request first.
+pub async fn pending_invoice_requests(
+    state: &AppState,
+) -> Result<Vec<PendingInvoiceRequest>, ApiError> {
+    let mut conn = state.queries.readers.acquire(DEPARTMENT).await?;
+    let items = sqlx::query_as(
+        "SELECT r.invoice_id, r.customer_id, c.customer_number, c.last_name, c.first_name, \
+                r.contract_id, r.amount_cents, r.label, r.requested_on, r.requested_at, r.version \
+           FROM billing.invoice_requests r \
+           LEFT JOIN billing.customers c ON c.customer_id = r.customer_id \
+          WHERE r.status = 'pending' \
+          ORDER BY r.requested_at, r.invoice_id LIMIT $1",
+    )
+    .bind(PENDING_REQUESTS_LIMIT)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(items)
+}
+
+async fn invoice_requests(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let NoParams {} = params::parse(query.as_deref())?;
+    let items = pending_invoice_requests(&state).await?;
+    conditional::personal(&headers, &List { items })
 }
 
 async fn customers(
