@@ -342,7 +342,7 @@ impl History {
                 at(issued_on, 7 * 3600),
                 billing,
             );
-            issued_on = issued_on + Duration::days(30);
+            issued_on += Duration::days(30);
         }
         if self.rng.random_bool(0.08) {
             let terminated_on = signed_on + Duration::days(self.rng.random_range(30..200));
