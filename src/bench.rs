@@ -349,18 +349,22 @@ fn print_context(args: &CommandsArgs) {
 }
 
 /// A user of `role` for the run, logged in over HTTP like any client (the measured
-/// path includes authentication).
+/// path includes authentication). Its name is new each time: a run may need several
+/// roles, and `bench workflow` runs against a platform's own database.
 async fn bench_token_as(
     client: &reqwest::Client,
     base: &str,
     pool: sqlx::PgPool,
     role: Role,
 ) -> anyhow::Result<String> {
+    let username = format!("bench{}", &Uuid::new_v4().simple().to_string()[..10]);
     let password = format!("bench-{}", Uuid::new_v4());
-    users::create(&pool, "bench", "bench", "Benchmark", role, &password).await?;
+    users::create(&pool, "bench", &username, "Benchmark", role, &password)
+        .await
+        .context("creating a benchmark user")?;
     let response = client
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "bench", "password": password}))
+        .json(&json!({"username": username, "password": password}))
         .send()
         .await?;
     if response.status() != 200 {

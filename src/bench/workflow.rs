@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use hdrhistogram::Histogram;
-use lae_api::auth::{Role, users};
+use lae_api::auth::Role;
 use serde_json::json;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -61,8 +61,8 @@ pub async fn run(args: WorkflowArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let base = args.url.trim_end_matches('/').to_owned();
-    let agent = token(&client, &base, &pool, Role::CustomerService).await?;
-    let sales = token(&client, &base, &pool, Role::Sales).await?;
+    let agent = super::bench_token_as(&client, &base, pool.clone(), Role::CustomerService).await?;
+    let sales = super::bench_token_as(&client, &base, pool.clone(), Role::Sales).await?;
     eprintln!("registering {} customers ...", args.customers);
     let mut customers = Vec::with_capacity(args.customers);
     for _ in 0..args.customers.max(1) {
@@ -159,33 +159,6 @@ pub async fn run(args: WorkflowArgs) -> anyhow::Result<()> {
         args.poll_ms.max(1)
     );
     Ok(())
-}
-
-/// A token for a benchmark user of `role`, created in the platform's database.
-async fn token(
-    client: &reqwest::Client,
-    base: &str,
-    pool: &sqlx::PgPool,
-    role: Role,
-) -> anyhow::Result<String> {
-    let username = format!("bench{}", &Uuid::new_v4().simple().to_string()[..10]);
-    let password = format!("bench-{}", Uuid::new_v4());
-    users::create(pool, "bench", &username, "Benchmark", role, &password)
-        .await
-        .context("creating a benchmark user")?;
-    let response = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await?;
-    if response.status() != 200 {
-        bail!("login failed: {}", response.status());
-    }
-    let body: serde_json::Value = response.json().await?;
-    body["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("login answered no token")
 }
 
 /// Proposes an offer and accepts it: the id of the contract the acceptance requests.
