@@ -189,13 +189,45 @@ fn bench_settings(base: &Settings, args: &CommandsArgs) -> anyhow::Result<Settin
     Ok(settings)
 }
 
+/// An application serving on its own port for a run, until [`Served::stop`].
+struct Served {
+    /// `http://<address>`.
+    base: String,
+    /// Its connection pool (to create the run's users).
+    pool: sqlx::PgPool,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    fn start(app: Application) -> anyhow::Result<Self> {
+        let base = format!("http://{}", app.local_addr()?);
+        let pool = app.state().pool.clone();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stop_rx.await;
+        }));
+        Ok(Self {
+            base,
+            pool,
+            stop,
+            server,
+        })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        Ok(())
+    }
+}
+
 /// A platform under measurement: its address, a token, the customers of each client.
 struct Platform {
     base: String,
     token: String,
     owned: Arc<Vec<Vec<String>>>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    served: Served,
 }
 
 async fn start(
@@ -203,14 +235,9 @@ async fn start(
     settings: &Settings,
     client: &reqwest::Client,
 ) -> anyhow::Result<Platform> {
-    let app = Application::build(settings).await?;
-    let base = format!("http://{}", app.local_addr()?);
-    let app_pool = app.state().pool.clone();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
-        let _ = stop_rx.await;
-    }));
-    let token = bench_token_as(client, &base, app_pool, Role::CustomerService).await?;
+    let served = Served::start(Application::build(settings).await?)?;
+    let base = served.base.clone();
+    let token = bench_token_as(client, &base, served.pool.clone(), Role::CustomerService).await?;
     eprintln!(
         "seeding {} customers ...",
         args.clients * args.customers_per_client
@@ -227,8 +254,7 @@ async fn start(
         base,
         token,
         owned: Arc::new(owned),
-        stop,
-        server,
+        served,
     })
 }
 
@@ -326,8 +352,7 @@ async fn commands_in(
         p / c
     );
     for platform in [sealed, clear] {
-        let _ = platform.stop.send(());
-        platform.server.await??;
+        platform.served.stop().await?;
     }
     Ok(())
 }

@@ -64,12 +64,9 @@ pub async fn run(args: KpisArgs) -> anyhow::Result<()> {
 
 async fn run_in(args: &KpisArgs, settings: &Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
-    let base = format!("http://{}", app.local_addr()?);
-    let app_pool = app.state().pool.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
-        let _ = stop_rx.await;
-    }));
+    let served = super::Served::start(app)?;
+    let base = served.base.clone();
+    let app_pool = served.pool.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
@@ -132,8 +129,7 @@ async fn run_in(args: &KpisArgs, settings: &Settings) -> anyhow::Result<()> {
         args.clients,
         year_by_month[year_by_month.len() / 2]
     );
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     Ok(())
 }
 

@@ -78,12 +78,9 @@ async fn run_in(args: &ListsArgs, settings: &Settings) -> anyhow::Result<()> {
     let app = Application::build(settings)
         .await?
         .with_router(lae_web::app);
-    let base = format!("http://{}", app.local_addr()?);
-    let app_pool = app.state().pool.clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
-        let _ = stop_rx.await;
-    }));
+    let served = super::Served::start(app)?;
+    let base = served.base.clone();
+    let app_pool = served.pool.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
@@ -194,8 +191,7 @@ async fn run_in(args: &ListsArgs, settings: &Settings) -> anyhow::Result<()> {
             .map(|m| m.errors)
             .sum::<u64>()
     );
-    let _ = stop_tx.send(());
-    server.await??;
+    served.stop().await?;
     Ok(())
 }
 
