@@ -45,8 +45,16 @@ pub async fn reactors() -> anyhow::Result<()> {
 
 #[derive(Debug, Subcommand)]
 pub enum Projections {
-    /// Run the five department projectors until Ctrl-C or SIGTERM.
-    Run,
+    /// Run the department projectors until Ctrl-C or SIGTERM: all five, or those of
+    /// `--department` (repeatable) or `LAE_DEPARTMENTS`. Several processes may run the
+    /// same department: they share its durable consumer.
+    Run {
+        #[arg(
+            long = "department",
+            value_name = "customer-service|legal|sales|billing|management"
+        )]
+        departments: Vec<lae_api::deployment::Part>,
+    },
     /// Rebuild a department's read model from the event store into a fresh copy, then
     /// swap it in; queries keep answering meanwhile.
     Rebuild {
@@ -60,9 +68,18 @@ pub async fn projections(action: Projections) -> anyhow::Result<()> {
     db::prepare(&settings.db)
         .await
         .context("preparing the database")?;
-    let config = lae_projections::ProjectorConfig::from_env()?;
+    let mut config = lae_projections::ProjectorConfig::from_env()?;
     match action {
-        Projections::Run => {
+        Projections::Run { departments } => {
+            let deployment = if departments.is_empty() {
+                settings.deployment.clone()
+            } else {
+                lae_api::deployment::Deployment::only(departments)
+            };
+            config.departments = deployment.read_models();
+            if config.departments.is_empty() {
+                bail!("no read model to run: the auditors read the event store itself");
+            }
             let metrics = Arc::new(lae_projections::ProjectionMetrics::new());
             lae_projections::run_all(&settings.db, config, metrics, shutdown_signal()).await?;
         }

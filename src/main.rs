@@ -23,7 +23,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the platform: create the database if missing, apply migrations, serve HTTP.
-    Serve,
+    Serve {
+        /// Serve only this department's routes and desks and run only its projector
+        /// (repeatable; every department by default, or `LAE_DEPARTMENTS`). Login,
+        /// health, readiness, metrics and user administration are on every instance.
+        #[arg(
+            long = "department",
+            value_name = "customer-service|legal|sales|billing|management|audit"
+        )]
+        departments: Vec<lae_api::deployment::Part>,
+    },
     /// Run the relay alone (PostgreSQL → NATS JetStream, and RabbitMQ when LAE_AMQP_URL is set).
     Relay,
     /// Run the reactors alone (offer accepted → contract requested, sales informed).
@@ -111,9 +120,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
     match cli.command {
-        Command::Serve => {
-            let settings = Settings::from_env().context("reading configuration")?;
-            tracing::info!(db = ?settings.db, http = %settings.http_addr, "starting");
+        Command::Serve { departments } => {
+            let mut settings = Settings::from_env().context("reading configuration")?;
+            if !departments.is_empty() {
+                settings = settings.limit_to(lae_api::deployment::Deployment::only(departments));
+            }
+            tracing::info!(db = ?settings.db, http = %settings.http_addr,
+                departments = ?settings.deployment.names(), "starting");
             let app = Application::build(&settings)
                 .await
                 .context("starting the platform")?

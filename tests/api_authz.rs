@@ -332,3 +332,117 @@ async fn an_admin_creates_a_user_who_can_log_in() {
             .expect("count");
     assert_eq!(changes, 1, "the creation is recorded with its author");
 }
+
+/// `lae serve --department legal`, on the database of `app` (its users), on a free
+/// port: the instance and its base URL.
+async fn serve_legal_only(app: &TestApp) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("address")
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_lae"))
+        .args(["serve", "--department", "legal"])
+        .env(
+            "DATABASE_URL",
+            format!(
+                "postgres://postgres@127.0.0.1:5432/{}",
+                app.db.settings.database()
+            ),
+        )
+        .env("LAE_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("LAE_MASTER_KEY", "5a".repeat(32))
+        .env("LAE_RUN_RELAY", "false")
+        .env("LAE_RUN_PROJECTORS", "false")
+        .env("LAE_RUN_REACTORS", "false")
+        .env("LAE_RUN_SEALER", "false")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("lae serve starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app
+        .client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lae serve --department legal never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (child, base)
+}
+
+#[tokio::test]
+async fn a_legal_instance_serves_legal_and_answers_404_on_customer_service() {
+    let app = TestApp::spawn("authz_dept").await;
+    let (mut instance, base) = serve_legal_only(&app).await;
+    let token = |username: &str| {
+        let client = app.client.clone();
+        let url = format!("{base}/api/v1/auth/login");
+        let username = username.to_owned();
+        async move {
+            let body: Value = client
+                .post(url)
+                .json(&json!({"username": username, "password": TEST_PASSWORD}))
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("json");
+            body["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    let get = |path: &str, token: String| {
+        let request = app.client.get(format!("{base}{path}")).bearer_auth(token);
+        async move {
+            let response = request.send().await.expect("sent");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    // Login works on every instance, for every role.
+    let legal = token("legal").await;
+    let customer_service = token("customer-service").await;
+    let admin = token("admin").await;
+
+    assert_eq!(
+        get("/api/v1/legal/contracts/requested", legal.clone())
+            .await
+            .0,
+        200
+    );
+    assert_eq!(get("/api/v1/legal/tickets", legal.clone()).await.0, 200);
+    let (status, page) = get("/desk/legal", legal.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(get("/api/v1/admin/users", admin).await.0, 200);
+    assert_eq!(get("/health", legal.clone()).await.0, 200);
+    let (status, body) = get("/api/v1/status", legal.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(body["departments"], json!(["legal"]), "{body}");
+
+    // Customer service's routes and desk are not here, for anyone: as if they did not
+    // exist (a load balancer sends them to customer service's instance).
+    let (status, problem) = get("/api/v1/customer-service/tickets", customer_service.clone()).await;
+    assert_eq!(status, 404, "{problem}");
+    assert!(problem.contains("route_not_found"), "{problem}");
+    let (status, _) = get("/desk/customer-service", customer_service.clone()).await;
+    assert_eq!(status, 404);
+    assert_eq!(get("/api/v1/billing/invoices/unpaid", legal).await.0, 404);
+
+    // The whole platform, in-process, still serves customer service.
+    assert_eq!(
+        app.get("/api/v1/customer-service/tickets", "customer_service")
+            .await
+            .0,
+        200
+    );
+    instance.kill().await.expect("stopped");
+}

@@ -408,6 +408,87 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     );
     accessible(&page, "sales inbox with the platform's notice").await;
     shoot(&page, "24-commercial-information-contrat-signe").await;
+
+    // --- Sales asks billing for a one-off invoice: a zero amount is refused beside
+    // the field with what was typed kept, then the request goes through.
+    page.goto(&app.url(&format!("/desk/sales/customers/{customer}")))
+        .await
+        .expect("customer");
+    page.fill("#amount", "0").await.expect("type");
+    page.fill("#label", "Frais de duplicata du certificat")
+        .await
+        .expect("type");
+    assert_eq!(
+        page.click_and_wait("form[action$='/invoice-requests'] button[type=submit]")
+            .await
+            .expect("refused"),
+        422
+    );
+    let error = page.text("#amount-erreur").await.expect("amount error");
+    assert!(error.contains("supérieur à zéro"), "{error}");
+    assert_eq!(
+        page.value("#label").await.expect("label"),
+        "Frais de duplicata du certificat"
+    );
+    accessible(&page, "invoice request refused").await;
+    shoot(&page, "25-commercial-demande-facture-refusee").await;
+    page.fill("#amount", "25,00").await.expect("type");
+    assert_eq!(
+        page.click_and_wait("form[action$='/invoice-requests'] button[type=submit]")
+            .await
+            .expect("requested"),
+        200
+    );
+    let notice = page.text("[role=status]").await.expect("notice");
+    assert!(notice.contains("Facturation"), "{notice}");
+
+    // --- Billing finds it in "Demandes de facture" and issues it; sales is told.
+    page.click_and_wait("form[action='/logout'] button")
+        .await
+        .expect("logged out");
+    assert_eq!(login(&page, &app, "billing").await, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        page.goto(&app.url("/desk/billing/invoice-requests"))
+            .await
+            .expect("requests");
+        let listed = page.text("main").await.expect("requests");
+        if listed.contains("Frais de duplicata du certificat") {
+            assert!(listed.contains("25,00"), "{listed}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached billing: {listed}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    accessible(&page, "billing's invoice requests").await;
+    shoot(&page, "43-facturation-demandes-de-facture").await;
+    assert_eq!(
+        page.click_and_wait("form[action$='/issue'] button[type=submit]")
+            .await
+            .expect("issued"),
+        200
+    );
+    let notice = page.text("[role=status]").await.expect("notice");
+    assert!(notice.contains("Facture émise"), "{notice}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        page.goto(&app.url(&format!("/desk/billing/customers/{customer}")))
+            .await
+            .expect("billing card");
+        let card = page.text("main").await.expect("card");
+        // The only invoice of this customer: the one billing just issued.
+        if card.contains("25,00") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the issued invoice never reached billing's card: {card}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -17,6 +17,7 @@
 pub mod auth;
 pub mod billing_cycle;
 pub mod cursor;
+pub mod deployment;
 pub mod erasure;
 pub mod extract;
 pub mod http_metrics;
@@ -134,7 +135,8 @@ impl Application {
             listener,
             state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone())
                 .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone())
-                .with_sepa_creditor(settings.sepa_creditor.clone()),
+                .with_sepa_creditor(settings.sepa_creditor.clone())
+                .with_deployment(settings.deployment.clone()),
             settings: settings.clone(),
             router: routes::app,
         })
@@ -221,7 +223,8 @@ impl Application {
                 }
             }));
         }
-        tracing::info!(%addr, relay = self.settings.relay.is_some(), sealer = self.settings.sealer,
+        tracing::info!(%addr, departments = ?self.settings.deployment.names(),
+            relay = self.settings.relay.is_some(), sealer = self.settings.sealer,
             projectors = self.settings.projectors.is_some(),
             reactors = self.settings.reactors.is_some(), "listening");
         let served = axum::serve(self.listener, (self.router)(self.state))

@@ -46,6 +46,10 @@ pub struct Settings {
     /// The creditor of SEPA collections (`LAE_SEPA_CREDITOR_NAME`, `_IBAN`, `_BIC`,
     /// `_ID`, all four or none); unset, collections are refused.
     pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
+    /// The departments this instance serves (`LAE_DEPARTMENTS=legal,sales`, or
+    /// `lae serve --department`), everything by default: their routes, their desks and
+    /// their projectors only ([`crate::deployment`]).
+    pub deployment: crate::deployment::Deployment,
 }
 
 /// A secret value: never printed.
@@ -95,6 +99,18 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
 
 impl Settings {
+    /// The same settings limited to `deployment` (`lae serve --department`, which
+    /// overrides `LAE_DEPARTMENTS`): its routes and desks, its projectors. The relay,
+    /// the reactors and the sealer keep their own `LAE_RUN_*` switches.
+    #[must_use]
+    pub fn limit_to(mut self, deployment: crate::deployment::Deployment) -> Self {
+        if let Some(config) = self.projectors.as_mut() {
+            config.departments = deployment.read_models();
+        }
+        self.deployment = deployment;
+        self
+    }
+
     /// Reads `DATABASE_URL`, `LAE_APP_DB_USER`, `LAE_APP_DB_PASSWORD`,
     /// `LAE_DB_POOL_SIZE`, `LAE_READER_*`, `NATS_URL` and `LAE_HTTP_ADDR`.
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -242,7 +258,22 @@ impl Settings {
                 });
             }
         };
+        let deployment = match get("LAE_DEPARTMENTS") {
+            None => crate::deployment::Deployment::everything(),
+            Some(list) => crate::deployment::Deployment::parse_list(&list).map_err(|e| {
+                SettingsError::Invalid {
+                    name: "LAE_DEPARTMENTS",
+                    value: list.clone(),
+                    reason: e.to_string(),
+                }
+            })?,
+        };
+        let mut projectors = projectors;
+        if let Some(config) = projectors.as_mut() {
+            config.departments = deployment.read_models();
+        }
         Ok(Self {
+            deployment,
             master_keys,
             plaintext,
             db,
@@ -289,6 +320,34 @@ mod tests {
         assert_eq!(s.nats_url, DEFAULT_NATS_URL);
         assert_eq!(s.http_addr.to_string(), DEFAULT_HTTP_ADDR);
         assert!(s.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn departments_limit_the_projectors_and_a_wrong_name_is_refused_by_name() {
+        use crate::deployment::{Deployment, Part};
+        use lae_projections::Department;
+        let s = from(&[("LAE_DEPARTMENTS", "legal,management")]).expect("valid");
+        assert_eq!(
+            s.deployment,
+            Deployment::only([Part::Legal, Part::Management])
+        );
+        let projectors = s.projectors.as_ref().expect("projectors on by default");
+        assert_eq!(
+            projectors.departments,
+            vec![Department::Legal, Department::Management]
+        );
+        let all = from(&[]).expect("defaults");
+        assert!(all.deployment.is_everything());
+        let billing = all.limit_to(Deployment::only([Part::Billing]));
+        assert_eq!(
+            billing.projectors.expect("projectors").departments,
+            vec![Department::Billing]
+        );
+        let error = from(&[("LAE_DEPARTMENTS", "legal,juridique")])
+            .expect_err("unknown department")
+            .to_string();
+        assert!(error.contains("LAE_DEPARTMENTS"), "{error}");
+        assert!(error.contains("juridique"), "{error}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Inner {
     pub zendesk_webhook_secret: Option<crate::settings::Secret>,
     /// The creditor of SEPA collections (`None`: collections are refused).
     pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
+    /// The departments this instance serves (the others' routes answer 404).
+    pub deployment: crate::deployment::Deployment,
 }
 
 /// What the auditors' routes need.
@@ -131,6 +133,7 @@ impl AppState {
             queries,
             zendesk_webhook_secret: None,
             sepa_creditor: None,
+            deployment: crate::deployment::Deployment::everything(),
         }))
     }
 
@@ -151,6 +154,15 @@ impl AppState {
     ) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.sepa_creditor = creditor;
+        }
+        self
+    }
+
+    /// The same state, serving only `deployment`'s departments (before it is shared).
+    #[must_use]
+    pub fn with_deployment(mut self, deployment: crate::deployment::Deployment) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.deployment = deployment;
         }
         self
     }

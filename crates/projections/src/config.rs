@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lae_store::crypto::MasterKeys;
 
+use crate::department::Department;
 use crate::error::ProjectionError;
 
 /// Default NATS server.
@@ -55,6 +56,9 @@ pub struct ProjectorConfig {
     /// them every sealed field reads as withheld (and events that cannot do without
     /// one are skipped as redacted).
     pub master_keys: Option<Arc<MasterKeys>>,
+    /// The read models this process maintains ([`Department::ALL`] by default;
+    /// `lae serve --department` runs only its departments').
+    pub departments: Vec<Department>,
 }
 
 impl Default for ProjectorConfig {
@@ -74,6 +78,7 @@ impl Default for ProjectorConfig {
             db_password: None,
             db_pool_size: 2,
             master_keys: None,
+            departments: Department::ALL.to_vec(),
         }
     }
 }
@@ -198,6 +203,7 @@ impl fmt::Debug for ProjectorConfig {
             .field("ack_wait", &self.ack_wait)
             .field("retry_delay", &self.retry_delay)
             .field("db_password", &self.db_password.as_ref().map(|_| "***"))
+            .field("departments", &self.departments)
             .field(
                 "master_key",
                 &self.master_keys.as_ref().map(|m| m.current().id()),

@@ -93,7 +93,8 @@ pub async fn run_projector(
     Ok(())
 }
 
-/// Runs the five projectors, each with a pool of its own writer role, until `shutdown`.
+/// Runs the projectors of `config.departments` (all five by default), each with a pool
+/// of its own writer role, until `shutdown`.
 pub async fn run_all(
     settings: &DbSettings,
     config: ProjectorConfig,
@@ -103,7 +104,7 @@ pub async fn run_all(
     config.validate()?;
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    for department in Department::ALL {
+    for department in config.departments.clone() {
         let pool = writer_pool(
             settings,
             department,

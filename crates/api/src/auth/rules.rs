@@ -1171,6 +1171,10 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
         tracing::error!(%path, "route without an authorization rule");
         return forbidden();
     };
+    // A department this instance does not serve: as if the route did not exist.
+    if !state.deployment.serves(rule.access) {
+        return crate::routes::not_found_response();
+    }
     if rule.access == Access::Public {
         return next.run(req).await;
     }

@@ -138,6 +138,16 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
     queries::describe(doc);
 }
 
+/// The answer to an address that does not exist here (also a route of a department
+/// this instance does not serve, `crate::deployment`).
+pub fn not_found_response() -> Response {
+    ApiError::NotFound {
+        code: "route_not_found",
+        detail: "Aucune ressource à cette adresse.".into(),
+    }
+    .into_response()
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound {
         code: "route_not_found",

@@ -59,6 +59,7 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
 async fn status(State(state): State<AppState>) -> Json<Value> {
     let relay = &state.metrics.relay;
     Json(json!({
+        "departments": state.deployment.names(),
         "relay": {
             "leader": relay.is_leader(),
             "events_published": relay.events_published(),
