@@ -440,7 +440,7 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
         200
     );
     let notice = page.text("[role=status]").await.expect("notice");
-    assert!(notice.contains("Facturation"), "{notice}");
+    assert!(notice.contains("transmise à la facturation"), "{notice}");
 
     // --- Billing finds it in "Demandes de facture" and issues it; sales is told.
     page.click_and_wait("form[action='/logout'] button")

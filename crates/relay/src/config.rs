@@ -47,6 +47,9 @@ pub struct RelayConfig {
     pub leader_retry: Duration,
     /// Ceiling of the exponential back-off after broker or database errors.
     pub max_backoff: Duration,
+    /// Replicas of the stream when the relay creates it (`LAE_NATS_STREAM_REPLICAS`,
+    /// 1 to 5; 3 on a three-node cluster). An existing stream keeps its own.
+    pub stream_replicas: usize,
 }
 
 impl Default for RelayConfig {
@@ -64,6 +67,7 @@ impl Default for RelayConfig {
             ack_timeout: Duration::from_secs(5),
             leader_retry: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
+            stream_replicas: 1,
         }
     }
 }
@@ -87,6 +91,9 @@ impl RelayConfig {
             subject_prefix: var("LAE_NATS_SUBJECT_PREFIX").unwrap_or(defaults.subject_prefix),
             amqp_url: var("LAE_AMQP_URL"),
             amqp_exchange: var("LAE_AMQP_EXCHANGE").unwrap_or(defaults.amqp_exchange),
+            // An unreadable number is refused by `validate`, naming the variable.
+            stream_replicas: var("LAE_NATS_STREAM_REPLICAS")
+                .map_or(defaults.stream_replicas, |v| v.trim().parse().unwrap_or(0)),
             ..defaults
         }
     }
@@ -118,6 +125,9 @@ impl RelayConfig {
                 "subject prefix {:?} has an empty token, whitespace or a wildcard",
                 self.subject_prefix
             ));
+        }
+        if !(1..=5).contains(&self.stream_replicas) {
+            return bad("LAE_NATS_STREAM_REPLICAS must be a number from 1 to 5".into());
         }
         let mut servers = 0;
         for server in self
@@ -181,6 +191,7 @@ impl fmt::Debug for RelayConfig {
             .field("ack_timeout", &self.ack_timeout)
             .field("leader_retry", &self.leader_retry)
             .field("max_backoff", &self.max_backoff)
+            .field("stream_replicas", &self.stream_replicas)
             .finish()
     }
 }
@@ -246,6 +257,25 @@ mod tests {
         assert!(with(|c| c.nats_url = " , ".into()).is_err());
         assert!(with(|c| c.nats_url = "nats://a:1, nats://b:2".into()).is_ok());
         assert!(with(|_| {}).is_ok());
+        assert!(with(|c| c.stream_replicas = 0).is_err());
+        assert!(with(|c| c.stream_replicas = 6).is_err());
+        assert!(with(|c| c.stream_replicas = 3).is_ok());
+    }
+
+    #[test]
+    fn stream_replicas_come_from_the_environment_and_a_bad_number_is_refused() {
+        let replicas = |v: &'static str| {
+            RelayConfig::from_lookup(move |key| {
+                (key == "LAE_NATS_STREAM_REPLICAS").then(|| v.into())
+            })
+        };
+        assert_eq!(replicas("3").stream_replicas, 3);
+        assert_eq!(replicas(" ").stream_replicas, 1);
+        let error = replicas("trois").validate().expect_err("not a number");
+        assert!(
+            error.to_string().contains("LAE_NATS_STREAM_REPLICAS"),
+            "{error}"
+        );
     }
 
     #[test]

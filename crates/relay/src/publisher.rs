@@ -281,6 +281,7 @@ pub(crate) fn stream_config(config: &RelayConfig) -> StreamConfig {
         subjects: vec![config.stream_subjects()],
         storage: StorageType::File,
         duplicate_window: config.duplicate_window,
+        num_replicas: config.stream_replicas,
         description: Some("LAE domain events, relayed from the PostgreSQL event store".into()),
         ..Default::default()
     }
