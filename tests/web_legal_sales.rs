@@ -10,7 +10,9 @@
 mod common;
 
 use common::TestApp;
-use common::web::{accessible, cookie_session, eventually, form_token, login, register, shoot};
+use common::web::{
+    accessible, cookie_session, eventually, form_token, login, page_eventually, register, shoot,
+};
 use lae_browser::Browser;
 
 /// A small but well-formed PDF.
@@ -363,21 +365,13 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
         .await
         .expect("logged out");
     assert_eq!(login(&page, &app, "sales").await, 200);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let contracts = loop {
-        page.goto(&app.url(&format!("/desk/sales/customers/{customer}")))
-            .await
-            .expect("customer");
-        let contracts = page.text("#contrats-titre + ul").await.expect("contracts");
-        if contracts.contains("Signé") {
-            break contracts;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the signature never reached sales: {contracts}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let contracts = page_eventually(
+        &page,
+        &app.url(&format!("/desk/sales/customers/{customer}")),
+        "#contrats-titre + ul",
+        |c| c.contains("Signé"),
+    )
+    .await;
     assert!(contracts.contains("Assurance vie Horizon"), "{contracts}");
     let offers = page.text("#offres-titre + table").await.expect("offers");
     assert!(offers.contains("Acceptée"), "{offers}");
@@ -385,21 +379,10 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     shoot(&page, "23-commercial-contrat-signe").await;
 
     // --- Sales is also told, in its inbox: the platform's notice of the signature.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let inbox = loop {
-        page.goto(&app.url("/desk/sales/tickets"))
-            .await
-            .expect("inbox");
-        let inbox = page.text("main").await.expect("inbox");
-        if inbox.contains("signé le") {
-            break inbox;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the notice never reached the sales inbox: {inbox}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let inbox = page_eventually(&page, &app.url("/desk/sales/tickets"), "main", |i| {
+        i.contains("signé le")
+    })
+    .await;
     assert!(inbox.contains("Interne (plateforme)"), "{inbox}");
     assert!(inbox.contains("Plateforme (automatique)"), "{inbox}");
     assert!(
@@ -447,22 +430,14 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
         .await
         .expect("logged out");
     assert_eq!(login(&page, &app, "billing").await, 200);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        page.goto(&app.url("/desk/billing/invoice-requests"))
-            .await
-            .expect("requests");
-        let listed = page.text("main").await.expect("requests");
-        if listed.contains("Frais de duplicata du certificat") {
-            assert!(listed.contains("25,00"), "{listed}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the request never reached billing: {listed}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let listed = page_eventually(
+        &page,
+        &app.url("/desk/billing/invoice-requests"),
+        "main",
+        |l| l.contains("Frais de duplicata du certificat"),
+    )
+    .await;
+    assert!(listed.contains("25,00"), "{listed}");
     accessible(&page, "billing's invoice requests").await;
     shoot(&page, "43-facturation-demandes-de-facture").await;
     assert_eq!(
@@ -473,22 +448,14 @@ async fn sales_offers_legal_signs_and_sales_sees_the_contract_signed() {
     );
     let notice = page.text("[role=status]").await.expect("notice");
     assert!(notice.contains("Facture émise"), "{notice}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        page.goto(&app.url(&format!("/desk/billing/customers/{customer}")))
-            .await
-            .expect("billing card");
-        let card = page.text("main").await.expect("card");
-        // The only invoice of this customer: the one billing just issued.
-        if card.contains("25,00") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the issued invoice never reached billing's card: {card}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    // The only invoice of this customer: the one billing just issued.
+    page_eventually(
+        &page,
+        &app.url(&format!("/desk/billing/customers/{customer}")),
+        "main",
+        |card| card.contains("25,00"),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -75,6 +75,26 @@ pub async fn eventually(
     }
 }
 
+/// Reloads the page at `url` until the text of `css` is one `done` accepts (a read
+/// model the page shows catching up), and returns that text.
+pub async fn page_eventually(
+    page: &Page,
+    url: &str,
+    css: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        page.goto(url).await.expect("page");
+        let text = page.text(css).await.expect("text");
+        if done(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{url} never matched: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn register(app: &TestApp, last: &str, first: &str, phone: &str, email: &str) -> String {
     let (status, body) = app
         .post(

@@ -171,16 +171,13 @@ impl Deployment {
     }
 
     /// The read models whose projectors this instance runs, in [`Department::ALL`]'s
-    /// order.
+    /// order (which [`Part::ALL`] follows).
     #[must_use]
     pub fn read_models(&self) -> Vec<Department> {
-        Department::ALL
+        Part::ALL
             .into_iter()
-            .filter(|d| {
-                Part::ALL
-                    .into_iter()
-                    .any(|p| p.read_model() == Some(*d) && self.includes(p))
-            })
+            .filter(|p| self.includes(*p))
+            .filter_map(Part::read_model)
             .collect()
     }
 

@@ -268,12 +268,8 @@ impl Settings {
                 }
             })?,
         };
-        let mut projectors = projectors;
-        if let Some(config) = projectors.as_mut() {
-            config.departments = deployment.read_models();
-        }
-        Ok(Self {
-            deployment,
+        let settings = Self {
+            deployment: crate::deployment::Deployment::everything(),
             master_keys,
             plaintext,
             db,
@@ -295,7 +291,8 @@ impl Settings {
                     reason: e.detail,
                 }
             })?,
-        })
+        };
+        Ok(settings.limit_to(deployment))
     }
 }
 

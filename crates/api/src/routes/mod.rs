@@ -141,14 +141,14 @@ pub fn describe(doc: &mut crate::openapi::ApiDoc) {
 /// The answer to an address that does not exist here (also a route of a department
 /// this instance does not serve, `crate::deployment`).
 pub fn not_found_response() -> Response {
-    ApiError::NotFound {
-        code: "route_not_found",
-        detail: "Aucune ressource à cette adresse.".into(),
-    }
-    .into_response()
+    route_not_found().into_response()
 }
 
 async fn not_found() -> ApiError {
+    route_not_found()
+}
+
+fn route_not_found() -> ApiError {
     ApiError::NotFound {
         code: "route_not_found",
         detail: "Aucune ressource à cette adresse.".into(),
