@@ -73,6 +73,37 @@ async fn a_ticket_routed_to_billing_is_worked_there_then_sales_resolves_it() {
     assert_eq!(problem["code"], "ticket_not_in_inbox");
     let (status, _) = app.get("/api/v1/billing/tickets", "sales").await;
     assert_eq!(status, 403);
+    // And in the database: billing's reader role reads billing's inbox table, legal's
+    // is refused it.
+    let readers = &app.state.queries.readers;
+    let mut billing = readers
+        .acquire(lae_projections::Department::Billing)
+        .await
+        .expect("billing's reader");
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM billing.tickets WHERE ticket_id = $1::uuid")
+            .bind(&ticket)
+            .fetch_one(&mut *billing)
+            .await
+            .expect("billing reads its inbox");
+    assert_eq!(rows, 1);
+    billing.release();
+    let mut legal = readers
+        .acquire(lae_projections::Department::Legal)
+        .await
+        .expect("legal's reader");
+    let refused = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM billing.tickets")
+        .fetch_one(&mut *legal)
+        .await
+        .expect_err("legal may not read billing's inbox");
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
 
     // --- Billing works it in the browser.
     let browser = Browser::launch().await.expect("Chromium starts");

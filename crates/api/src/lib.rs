@@ -52,6 +52,8 @@ pub enum StartupError {
     Bootstrap(#[from] auth::users::UserError),
     #[error("audit: {0}")]
     Audit(String),
+    #[error("Zendesk: {0}")]
+    Zendesk(#[from] lae_reactors::ReactorError),
     #[error(
         "no master key: set LAE_MASTER_KEY or LAE_MASTER_KEY_FILE (personal fields are encrypted with keys it wraps), or LAE_ENCRYPTION=off for a benchmark"
     )]
@@ -131,10 +133,16 @@ impl Application {
                 master_keys: settings.master_keys.clone(),
             })
         };
+        let zendesk = settings
+            .zendesk
+            .as_ref()
+            .map(lae_reactors::zendesk::ZendeskClient::new)
+            .transpose()?;
         Ok(Self {
             listener,
             state: AppState::new(pool, keys, audit, queries, settings.master_keys.clone())
                 .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone())
+                .with_zendesk(zendesk)
                 .with_sepa_creditor(settings.sepa_creditor.clone())
                 .with_deployment(settings.deployment.clone()),
             settings: settings.clone(),

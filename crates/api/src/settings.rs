@@ -41,6 +41,10 @@ pub struct Settings {
     /// The secret Zendesk signs its webhooks with (`LAE_ZENDESK_WEBHOOK_SECRET`, or the
     /// file `LAE_ZENDESK_WEBHOOK_SECRET_FILE`); unset, the webhook route answers 404.
     pub zendesk_webhook_secret: Option<Secret>,
+    /// Zendesk's API (`LAE_ZENDESK_URL`, `_EMAIL`, `_API_TOKEN`): the webhook looks the
+    /// requester of a new Zendesk ticket up with it, the `zendesk` reactor delivers
+    /// the platform's tickets with it. `None`: neither happens.
+    pub zendesk: Option<lae_reactors::zendesk::ZendeskConfig>,
     /// Connections of each department's reader pool (`LAE_READER_POOL_SIZE`, default 8).
     pub reader_pool_size: u32,
     /// The creditor of SEPA collections (`LAE_SEPA_CREDITOR_NAME`, `_IBAN`, `_BIC`,
@@ -229,6 +233,13 @@ impl Settings {
         } else {
             None
         };
+        let zendesk = lae_reactors::zendesk::ZendeskConfig::from_lookup(&get).map_err(|e| {
+            SettingsError::Invalid {
+                name: "LAE_ZENDESK_*",
+                value: String::new(),
+                reason: e.to_string(),
+            }
+        })?;
         let reactors = if enabled("LAE_RUN_REACTORS")? {
             Some(lae_reactors::ReactorConfig::from_lookup(&get).map_err(|e| {
                 SettingsError::Invalid {
@@ -284,6 +295,7 @@ impl Settings {
             reader_password,
             reader_pool_size,
             zendesk_webhook_secret,
+            zendesk,
             sepa_creditor: crate::billing_cycle::SepaCreditor::from_lookup(&get).map_err(|e| {
                 SettingsError::Invalid {
                     name: e.variable,

@@ -37,6 +37,8 @@ pub struct Inner {
     pub tickets: CommandExecutor<Ticket>,
     /// The secret Zendesk signs its webhooks with (`None`: the webhook route is 404).
     pub zendesk_webhook_secret: Option<crate::settings::Secret>,
+    /// Zendesk's API, to look up the requester of a ticket created there.
+    pub zendesk: Option<lae_reactors::zendesk::ZendeskClient>,
     /// The creditor of SEPA collections (`None`: collections are refused).
     pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
     /// The departments this instance serves (the others' routes answer 404).
@@ -132,6 +134,7 @@ impl AppState {
             audit,
             queries,
             zendesk_webhook_secret: None,
+            zendesk: None,
             sepa_creditor: None,
             deployment: crate::deployment::Deployment::everything(),
         }))
@@ -142,6 +145,15 @@ impl AppState {
     pub fn with_zendesk_webhook_secret(mut self, secret: Option<crate::settings::Secret>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
             inner.zendesk_webhook_secret = secret;
+        }
+        self
+    }
+
+    /// The same state, with Zendesk's API client (before it is shared).
+    #[must_use]
+    pub fn with_zendesk(mut self, zendesk: Option<lae_reactors::zendesk::ZendeskClient>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.zendesk = zendesk;
         }
         self
     }

@@ -28,6 +28,8 @@ pub struct ReactorConfig {
     pub retry_delay: Duration,
     /// Longest back-off between two attempts to reach NATS or its consumer.
     pub max_backoff: Duration,
+    /// Zendesk's API (`LAE_ZENDESK_URL`, ...): the `zendesk` reactor runs only with it.
+    pub zendesk: Option<crate::zendesk::ZendeskConfig>,
 }
 
 impl Default for ReactorConfig {
@@ -41,6 +43,7 @@ impl Default for ReactorConfig {
             concurrency: 8,
             retry_delay: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
+            zendesk: None,
         }
     }
 }
@@ -78,6 +81,7 @@ impl ReactorConfig {
                 .map_err(|_| ReactorError::Config("LAE_REACTOR_CONCURRENCY is too large".into()))?,
             retry_delay: defaults.retry_delay,
             max_backoff: defaults.max_backoff,
+            zendesk: crate::zendesk::ZendeskConfig::from_lookup(&lookup)?,
         };
         config.validate()?;
         Ok(config)

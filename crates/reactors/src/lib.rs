@@ -23,6 +23,10 @@
 //! - [`Reactor::CloseSchedule`]: contract terminated → its cycle invoices for the
 //!   months after the termination, neither paid nor cancelled, are cancelled
 //!   ("Contrat résilié le JJ/MM/AAAA").
+//! - [`Reactor::Zendesk`]: a ticket opened, worked, routed or resolved on the platform
+//!   → the same in Zendesk ([`zendesk`]), when `LAE_ZENDESK_URL` is set. Its consumer
+//!   has one message in flight at a time, so that Zendesk sees a ticket's events in
+//!   their order, and retries a delivery by asking JetStream to redeliver it later.
 //!
 //! Events of the legacy import cause nothing: they are history the departments already
 //! knew.
@@ -32,11 +36,13 @@ pub mod error;
 pub mod metrics;
 pub mod policy;
 mod reactor;
+pub mod zendesk;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use lae_domain::contract::Contract;
+use lae_domain::customer::Customer;
 use lae_domain::invoice::Invoice;
 use lae_domain::ticket::Ticket;
 use lae_store::{CommandExecutor, EventRepository};
@@ -55,14 +61,17 @@ pub enum Reactor {
     InformSales,
     /// Contract terminated → its unpaid invoices of later months cancelled.
     CloseSchedule,
+    /// A ticket's life on the platform → Zendesk (only when Zendesk is configured).
+    Zendesk,
 }
 
 impl Reactor {
     /// Every reactor, in the order they start.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::ContractRequests,
         Self::InformSales,
         Self::CloseSchedule,
+        Self::Zendesk,
     ];
 
     /// The name in consumer names, logs and metrics.
@@ -72,6 +81,7 @@ impl Reactor {
             Self::ContractRequests => "contract_requests",
             Self::InformSales => "inform_sales",
             Self::CloseSchedule => "close_schedule",
+            Self::Zendesk => "zendesk",
         }
     }
 
@@ -88,6 +98,12 @@ impl Reactor {
                 ("Invoice", "InvoiceRequestRefused"),
             ],
             Self::CloseSchedule => &[("Contract", "ContractTerminated")],
+            Self::Zendesk => &[
+                ("Ticket", "TicketOpened"),
+                ("Ticket", "ActionRecorded"),
+                ("Ticket", "TicketRouted"),
+                ("Ticket", "TicketResolved"),
+            ],
         }
     }
 
@@ -109,6 +125,9 @@ impl std::fmt::Display for Reactor {
 /// The aggregates the reactors command (and load, to know whom an event concerns).
 #[derive(Debug)]
 pub struct Commands {
+    /// The store itself, to read a ticket's events opened (the Zendesk reactor).
+    pub events: EventRepository,
+    pub customers: CommandExecutor<Customer>,
     pub contracts: CommandExecutor<Contract>,
     pub invoices: CommandExecutor<Invoice>,
     pub tickets: CommandExecutor<Ticket>,
@@ -120,6 +139,8 @@ impl Commands {
     #[must_use]
     pub fn new(events: &EventRepository) -> Self {
         Self {
+            events: events.clone(),
+            customers: CommandExecutor::new(events.clone(), ()),
             contracts: CommandExecutor::new(events.clone(), ()),
             invoices: CommandExecutor::new(events.clone(), ()),
             tickets: CommandExecutor::new(events.clone(), ()),
@@ -139,7 +160,15 @@ pub async fn run(
     let client = reactor::connect(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    let zendesk = config
+        .zendesk
+        .as_ref()
+        .map(zendesk::ZendeskClient::new)
+        .transpose()?;
     for reactor in Reactor::ALL {
+        if reactor == Reactor::Zendesk && zendesk.is_none() {
+            continue;
+        }
         let mut stopped = stopped.clone();
         let signal = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -150,6 +179,7 @@ pub async fn run(
             config.clone(),
             commands.clone(),
             metrics.clone(),
+            zendesk.clone(),
             signal,
         )));
     }
@@ -178,5 +208,7 @@ mod tests {
         assert!(Reactor::InformSales.follows("Invoice", "InvoiceRequestRefused"));
         assert!(Reactor::CloseSchedule.follows("Contract", "ContractTerminated"));
         assert!(!Reactor::CloseSchedule.follows("Contract", "ContractSigned"));
+        assert!(Reactor::Zendesk.follows("Ticket", "TicketResolved"));
+        assert!(!Reactor::Zendesk.follows("Ticket", "SatisfactionRated"));
     }
 }

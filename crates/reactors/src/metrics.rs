@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+
 use crate::Reactor;
 
 /// What became of one handled message.
@@ -34,10 +36,20 @@ impl Outcome {
     }
 }
 
-/// Counters per reactor and outcome.
+/// Counters per reactor and outcome, and the Zendesk reactor's backlog.
 #[derive(Debug, Default)]
 pub struct ReactorMetrics {
     counts: Mutex<BTreeMap<(&'static str, Outcome), u64>>,
+    zendesk: Mutex<Backlog>,
+}
+
+/// What waits to be delivered to Zendesk, as the last handled message told.
+#[derive(Debug, Default, Clone, Copy)]
+struct Backlog {
+    /// Deliveries not done yet (the one in hand included).
+    pending: u64,
+    /// When the oldest of them was recorded (the one in hand: deliveries go in order).
+    oldest: Option<DateTime<Utc>>,
 }
 
 impl ReactorMetrics {
@@ -53,6 +65,35 @@ impl ReactorMetrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *counts.entry((reactor.name(), outcome)).or_default() += 1;
+    }
+
+    /// The Zendesk backlog: `pending` deliveries, the oldest recorded at `oldest`.
+    pub fn zendesk_backlog(&self, pending: u64, oldest: Option<DateTime<Utc>>) {
+        let mut backlog = self
+            .zendesk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *backlog = Backlog {
+            pending,
+            oldest: oldest.filter(|_| pending > 0),
+        };
+    }
+
+    /// Deliveries to Zendesk not done yet, and the age of the oldest in seconds.
+    #[must_use]
+    pub fn zendesk_pending(&self, now: DateTime<Utc>) -> (u64, f64) {
+        let backlog = *self
+            .zendesk
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let age = backlog.oldest.map_or(0.0, |at| {
+            let ms = (now - at).num_milliseconds().max(0);
+            // Ages in the backlog are far below 2^52 ms.
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = ms as f64 / 1000.0;
+            seconds
+        });
+        (backlog.pending, age)
     }
 
     /// How many messages of `reactor` ended with `outcome`.
@@ -92,6 +133,16 @@ impl ReactorMetrics {
                 );
             }
         }
+        let (pending, age) = self.zendesk_pending(Utc::now());
+        let _ = write!(
+            out,
+            "# HELP lae_zendesk_deliveries_pending Ticket events waiting to be delivered to Zendesk.\n\
+             # TYPE lae_zendesk_deliveries_pending gauge\n\
+             lae_zendesk_deliveries_pending {pending}\n\
+             # HELP lae_zendesk_oldest_pending_seconds Age of the oldest ticket event waiting for Zendesk.\n\
+             # TYPE lae_zendesk_oldest_pending_seconds gauge\n\
+             lae_zendesk_oldest_pending_seconds {age:.3}\n"
+        );
         out
     }
 }
@@ -106,6 +157,13 @@ mod tests {
         metrics.record(Reactor::InformSales, Outcome::Acted);
         metrics.record(Reactor::InformSales, Outcome::Acted);
         metrics.record(Reactor::ContractRequests, Outcome::AlreadyDone);
+        let now = Utc::now();
+        metrics.zendesk_backlog(3, Some(now - chrono::Duration::seconds(90)));
+        let (pending, age) = metrics.zendesk_pending(now);
+        assert_eq!(pending, 3);
+        assert!((age - 90.0).abs() < 0.01, "{age}");
+        metrics.zendesk_backlog(0, Some(now));
+        assert_eq!(metrics.zendesk_pending(now), (0, 0.0));
         assert_eq!(metrics.count(Reactor::InformSales, Outcome::Acted), 2);
         let text = metrics.render();
         assert!(

@@ -1,6 +1,8 @@
 //! One reactor's JetStream loop: its durable consumer, the handling of each message and
 //! how it is settled.
 
+mod outbound;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use uuid::Uuid;
 
 use crate::metrics::Outcome;
 use crate::policy::{self, SalesNotice};
+use crate::zendesk::ZendeskClient;
 use crate::{Commands, Reactor, ReactorConfig, ReactorError, ReactorMetrics};
 
 /// The relay's headers this reads (see `lae_relay::message::headers`).
@@ -78,7 +81,13 @@ async fn consumer(
         ack_policy: AckPolicy::Explicit,
         ack_wait: config.ack_wait,
         max_deliver: -1,
-        max_ack_pending: i64::try_from(config.concurrency.saturating_mul(8)).unwrap_or(i64::MAX),
+        // Zendesk sees a ticket's events in order: one in flight, and a retried one
+        // (nak'd with a delay) still counts as in flight until it is acked.
+        max_ack_pending: if reactor == Reactor::Zendesk {
+            1
+        } else {
+            i64::try_from(config.concurrency.saturating_mul(8)).unwrap_or(i64::MAX)
+        },
         ..Default::default()
     };
     if filter.len() == 1 {
@@ -99,14 +108,20 @@ pub(crate) async fn run_one(
     config: ReactorConfig,
     commands: Arc<Commands>,
     metrics: Arc<ReactorMetrics>,
+    zendesk: Option<ZendeskClient>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    let mut config = config;
+    if reactor == Reactor::Zendesk {
+        config.concurrency = 1;
+    }
     let handler = Handler {
         reactor,
         decoder: Decoder::new(Department::Management),
         commands,
         metrics,
         retry: config.retry_delay,
+        zendesk,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     let mut failures = 0usize;
@@ -137,6 +152,8 @@ struct Handler {
     commands: Arc<Commands>,
     metrics: Arc<ReactorMetrics>,
     retry: Duration,
+    /// Zendesk's API, for the Zendesk reactor.
+    zendesk: Option<ZendeskClient>,
 }
 
 impl Handler {
@@ -187,11 +204,16 @@ impl Handler {
 
     /// Handles one message, then acks it, asks for it again later, or drops it.
     async fn process(&self, message: Message) {
-        let outcome = self.handle(&message).await;
+        let (outcome, delay) = match &self.zendesk {
+            Some(zendesk) if self.reactor == Reactor::Zendesk => {
+                self.deliver(zendesk, &message).await
+            }
+            _ => (self.handle(&message).await, None),
+        };
         self.metrics.record(self.reactor, outcome);
         let kind = match outcome {
             Outcome::Acted | Outcome::AlreadyDone | Outcome::Skipped => AckKind::Ack,
-            Outcome::Retried => AckKind::Nak(Some(self.retry)),
+            Outcome::Retried => AckKind::Nak(Some(delay.unwrap_or(self.retry))),
             Outcome::Failed => AckKind::Term,
         };
         if let Err(error) = message.ack_with(kind).await {

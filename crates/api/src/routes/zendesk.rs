@@ -12,14 +12,22 @@
 //! - `zen:event-type:ticket.created` opens the platform's ticket, whose id is derived
 //!   from Zendesk's ticket id (UUIDv5), so a redelivery opens nothing twice. The channel
 //!   comes from `detail.via.channel` (`voice`/`phone` → phone, anything else → mail),
-//!   the reason from the subject. The requester is not linked (Zendesk sends an id
-//!   only): the ticket waits in customer service's "to identify" queue.
+//!   the reason from the subject. With Zendesk's API configured (`LAE_ZENDESK_URL`,
+//!   ...), the ticket is read back (`GET /api/v2/tickets/{id}?include=users`): its
+//!   requester's e-mail, else phone, links it to the one customer who has it, and the
+//!   field `LAE_ZENDESK_REASON_FIELD` gives its reason code. Otherwise (or no single
+//!   match) the ticket waits in customer service's "to identify" queue. The link
+//!   between the two tickets is written to `zendesk_tickets` first, so that what the
+//!   platform does on the ticket later reaches Zendesk's ticket.
 //! - `ticket.comment_added` records the comment as an action (operator "Zendesk").
 //! - `ticket.status_changed` to `solved` (or `closed`) resolves the ticket.
+//! - `lae:ticket.satisfaction_rated`, sent by a Zendesk trigger on "Satisfaction is
+//!   Good/Bad" with the body documented in `docs/zendesk.md`, records the customer's
+//!   rating (`detail.satisfaction_rating.score`, `good` or `bad`) of the resolved ticket.
 //! - Anything else is acknowledged and recorded, and changes nothing.
 //!
 //! Every event appended this way has `source: zendesk` in its metadata, so that the
-//! outbound side (not built yet) never echoes it back.
+//! outbound side (the `zendesk` reactor) never echoes it back.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,7 +40,12 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use lae_domain::ticket::{TicketCommand, TicketError};
-use lae_domain::{ActionText, Channel, Note, OperatorName, Reason, ReasonCode, TicketId};
+use lae_domain::{
+    ActionText, Channel, CustomerId, Email, Note, OperatorName, PhoneNumber, Reason, ReasonCode,
+    Satisfaction, TicketId,
+};
+use lae_projections::Department;
+use lae_reactors::zendesk::Answer;
 use lae_store::{CommandError, EventMetadata, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -271,13 +284,15 @@ async fn apply(
                 .as_str()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map_or(at, |t| t.with_timezone(&Utc));
+            let (customer_id, field_reason) = read_back(state, &number).await;
+            link(state, id, &number).await?;
             TicketCommand::OpenTicket {
                 channel,
                 reason,
                 opened_at,
                 operator,
-                customer_id: None,
-                category: complaint_tag(&hook.detail["tags"]),
+                customer_id,
+                category: field_reason.or_else(|| complaint_tag(&hook.detail["tags"])),
             }
         }
         "zen:event-type:ticket.comment_added" => {
@@ -304,6 +319,19 @@ async fn apply(
                 .map_err(|_| ApiError::internal("resolution note"))?;
             TicketCommand::ResolveTicket { resolution, at }
         }
+        "lae:ticket.satisfaction_rated" => {
+            let score = hook.detail["satisfaction_rating"]["score"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let score = match score.as_str() {
+                "good" => Satisfaction::Good,
+                "bad" => Satisfaction::Bad,
+                // `offered`, `unoffered`: no rating given yet.
+                _ => return Ok(("ignored", Some(id))),
+            };
+            TicketCommand::RateSatisfaction { score, at }
+        }
         _ => return Ok(("ignored", Some(id))),
     };
     match state
@@ -313,13 +341,127 @@ async fn apply(
     {
         Ok(_) => Ok(("applied", Some(id))),
         // Redelivered creation, or a status change on a ticket already closed here.
-        Err(CommandError::Rejected(TicketError::AlreadyOpened | TicketError::Resolved)) => {
-            Ok(("duplicate", Some(id)))
-        }
+        Err(CommandError::Rejected(
+            TicketError::AlreadyOpened | TicketError::Resolved | TicketError::AlreadyRated,
+        )) => Ok(("duplicate", Some(id))),
+        // A rating before the resolution reached the platform, or on a notice.
+        Err(CommandError::Rejected(
+            TicketError::NotResolved | TicketError::NotACustomerContact,
+        )) => Ok(("ignored", Some(id))),
         // A comment or status on a ticket the platform never saw created.
         Err(CommandError::Rejected(TicketError::NotFound)) => Ok(("ignored", Some(id))),
         Err(e) => Err(ApiError::from(e)),
     }
+}
+
+/// Records that the platform's ticket `id` is Zendesk's ticket `number`, before the
+/// ticket is opened: the outbound side then sends what is done here to that ticket.
+async fn link(state: &AppState, id: TicketId, number: &str) -> Result<(), ApiError> {
+    let Ok(number) = number.parse::<i64>() else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO zendesk_tickets (ticket_id, zendesk_id, origin) VALUES ($1, $2, 'zendesk') \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.as_uuid())
+    .bind(number)
+    .execute(&state.pool)
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(())
+}
+
+/// What Zendesk's API says of its new ticket `number`: the customer its requester is
+/// (by e-mail, else phone, when exactly one customer has it) and the reason code of
+/// the mapped field (when it is one of `public.ticket_reasons`). Without the API, or
+/// when it fails, neither: the ticket waits to be identified, and an agent does it.
+async fn read_back(state: &AppState, number: &str) -> (Option<CustomerId>, Option<ReasonCode>) {
+    let (Some(client), Ok(n)) = (&state.zendesk, number.parse::<u64>()) else {
+        return (None, None);
+    };
+    let body = match client.ticket_with_users(n).await {
+        Answer::Done(body) => body,
+        other => {
+            tracing::warn!(zendesk_ticket = n, answer = ?other, "could not read the Zendesk ticket back; its caller is left to identify");
+            return (None, None);
+        }
+    };
+    let requester = &body["ticket"]["requester_id"];
+    let user = body["users"]
+        .as_array()
+        .and_then(|users| users.iter().find(|u| u["id"] == *requester));
+    let email = user
+        .and_then(|u| u["email"].as_str())
+        .and_then(|e| Email::parse(e).ok());
+    let phone = user
+        .and_then(|u| u["phone"].as_str())
+        .and_then(|p| PhoneNumber::parse(p).ok());
+    let customer = match find_customer(state, email.as_ref(), phone.as_ref()).await {
+        Ok(customer) => customer,
+        Err(error) => {
+            tracing::warn!(%error, "looking the Zendesk requester up failed; left to identify");
+            None
+        }
+    };
+    let field = client.reason_field().and_then(|field| {
+        body["ticket"]["custom_fields"]
+            .as_array()?
+            .iter()
+            .find(|f| f["id"].as_u64() == Some(field))?["value"]
+            .as_str()
+            .and_then(|v| ReasonCode::parse(v).ok())
+    });
+    let reason = match field {
+        Some(code) => {
+            let known: Result<bool, _> = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM public.ticket_reasons WHERE code = $1)",
+            )
+            .bind(code.as_str())
+            .fetch_one(&state.pool)
+            .await;
+            known.unwrap_or(false).then_some(code)
+        }
+        None => None,
+    };
+    (customer, reason)
+}
+
+/// The one customer with this e-mail address (in any case), else this phone number.
+async fn find_customer(
+    state: &AppState,
+    email: Option<&Email>,
+    phone: Option<&PhoneNumber>,
+) -> Result<Option<CustomerId>, sqlx::Error> {
+    let mut reader = state
+        .queries
+        .readers
+        .acquire(Department::CustomerService)
+        .await?;
+    let criteria = [
+        (
+            "SELECT customer_id FROM customer_service.customers WHERE lower(email) = lower($1) LIMIT 2",
+            email.map(Email::as_str),
+        ),
+        (
+            "SELECT customer_id FROM customer_service.customers WHERE phone = $1 LIMIT 2",
+            phone.map(PhoneNumber::as_str),
+        ),
+    ];
+    let mut found = None;
+    for (sql, value) in criteria {
+        let Some(value) = value else { continue };
+        let ids: Vec<Uuid> = sqlx::query_scalar(sql)
+            .bind(value)
+            .fetch_all(&mut *reader)
+            .await?;
+        if let [one] = ids.as_slice() {
+            found = Some(CustomerId::new(*one));
+            break;
+        }
+    }
+    reader.release();
+    Ok(found)
 }
 
 #[cfg(test)]
