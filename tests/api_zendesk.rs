@@ -168,6 +168,24 @@ async fn signed_zendesk_webhooks_become_a_ticket_its_action_and_its_resolution()
     let unknown = json!({"type": "zen:event-type:ticket.priority_changed", "id": "wh-prio-1",
         "detail": {"id": "123"}, "event": {}});
     assert_eq!(signed(&app, &unknown).await.1["status"], "ignored");
+    // The satisfaction trigger records the customer's rating, once; a survey merely
+    // offered is not a rating.
+    let rating = |id: &str, score: &str| {
+        json!({"type": "lae:ticket.satisfaction_rated", "id": id,
+            "detail": {"id": "123", "satisfaction_rating": {"score": score}}})
+    };
+    assert_eq!(
+        signed(&app, &rating("sat-1", "offered")).await.1["status"],
+        "ignored"
+    );
+    assert_eq!(
+        signed(&app, &rating("sat-2", "Good")).await.1["status"],
+        "applied"
+    );
+    assert_eq!(
+        signed(&app, &rating("sat-3", "bad")).await.1["status"],
+        "duplicate"
+    );
 
     let kinds: Vec<(String, String)> = sqlx::query_as(
         "SELECT event_type, metadata->>'source' FROM events \
@@ -183,8 +201,17 @@ async fn signed_zendesk_webhooks_become_a_ticket_its_action_and_its_resolution()
             ("TicketOpened".to_owned(), "zendesk".to_owned()),
             ("ActionRecorded".to_owned(), "zendesk".to_owned()),
             ("TicketResolved".to_owned(), "zendesk".to_owned()),
+            ("SatisfactionRated".to_owned(), "zendesk".to_owned()),
         ]
     );
+    let score: Option<String> = sqlx::query_scalar(
+        "SELECT payload->>'score' FROM events WHERE aggregate_id = $1 AND event_type = 'SatisfactionRated'",
+    )
+    .bind(&ticket)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the rating");
+    assert_eq!(score.as_deref(), Some("good"));
     eventually(
         &app,
         "/api/v1/customer-service/tickets?to_identify=true",
