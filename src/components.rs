@@ -35,12 +35,25 @@ pub async fn reactors() -> anyhow::Result<()> {
         .await
         .context("preparing the database")?;
     let pool = db::connect_app(&settings.db).await.context("connecting")?;
+    let listener = hear_key_announcements(&settings, pool.clone());
     let events = lae_store::EventRepository::for_commands(pool, settings.master_keys.clone());
     let config = lae_reactors::ReactorConfig::from_env()?;
     let commands = Arc::new(lae_reactors::Commands::new(&events));
     let metrics = Arc::new(lae_reactors::ReactorMetrics::new());
-    lae_reactors::run(config, commands, metrics, shutdown_signal()).await?;
+    let ran = lae_reactors::run(config, commands, metrics, shutdown_signal()).await;
+    listener.abort();
+    ran?;
     Ok(())
+}
+
+/// Drops destroyed keys and re-reads grants in every keyring of this process as soon
+/// as they are announced (`lae_store::crypto::announce`), until aborted.
+fn hear_key_announcements(settings: &Settings, pool: sqlx::PgPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(lae_store::crypto::announce::listen(
+        settings.key_announcements.clone(),
+        Some(pool),
+        std::future::pending(),
+    ))
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,7 +94,12 @@ pub async fn projections(action: Projections) -> anyhow::Result<()> {
                 bail!("no read model to run: the auditors read the event store itself");
             }
             let metrics = Arc::new(lae_projections::ProjectionMetrics::new());
-            lae_projections::run_all(&settings.db, config, metrics, shutdown_signal()).await?;
+            let pool = db::connect_app(&settings.db).await.context("connecting")?;
+            let listener = hear_key_announcements(&settings, pool);
+            let ran =
+                lae_projections::run_all(&settings.db, config, metrics, shutdown_signal()).await;
+            listener.abort();
+            ran?;
         }
         Projections::Rebuild { department } => {
             let departments: Vec<Department> = if department == "all" {

@@ -114,10 +114,17 @@ pub async fn customers(action: Customers) -> anyhow::Result<()> {
         uuid::Uuid::new_v4(),
         Source::Cli,
     );
-    let erasure =
-        lae_api::erasure::erase_customer(&executor, &events, &pool, customer_id, reason, &metadata)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let erasure = lae_api::erasure::erase_customer(
+        &executor,
+        &events,
+        &pool,
+        &settings.key_announcements,
+        customer_id,
+        reason,
+        &metadata,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Deleted key rows stay in the table files until vacuumed: the owner vacuums them
     // now (the application role may not).
     let owner = owner_pool(&settings).await?;

@@ -11,11 +11,18 @@
 //!    reaches them; contracts and invoices keep their facts (references, dates,
 //!    amounts) without the person's identity.
 //!
+//! 4. The destruction is announced on NATS (`<prefix>.destroyed`,
+//!    [`lae_store::crypto::announce`]): every other process drops the customer's keys
+//!    from its caches at once. NATS down does not fail the erasure (the keys are gone
+//!    from the database, the source of truth); it is logged, and the caches' lifetime
+//!    bounds how long another process may still open the fields.
+//!
 //! A crash between 1 and 2 leaves an erased aggregate whose keys still exist: running
 //! the erasure again finds the aggregate erased and completes step 2.
 
 use lae_domain::customer::{Customer, CustomerCommand, CustomerError};
 use lae_domain::{CustomerId, DataCategory, Reason};
+use lae_store::crypto::KeyAnnouncements;
 use lae_store::crypto::erasure::shred;
 use lae_store::{CommandError, CommandExecutor, EventMetadata, EventRepository};
 use serde::Serialize;
@@ -38,11 +45,12 @@ pub struct Erasure {
 }
 
 /// Erases a customer (see the module docs). `pool` must be allowed to delete keys
-/// (`lae_app` or the owner).
+/// (`lae_app` or the owner); the destruction is announced through `announcements`.
 pub async fn erase_customer(
     customers: &CommandExecutor<Customer>,
     events: &EventRepository,
     pool: &PgPool,
+    announcements: &KeyAnnouncements,
     customer_id: CustomerId,
     reason: Reason,
     metadata: &EventMetadata,
@@ -68,6 +76,11 @@ pub async fn erase_customer(
     if let Some(keyring) = events.keyring() {
         keyring.forget(*customer_id.as_uuid());
     }
+    // Every other keyring of this process at once, then the other processes.
+    lae_store::crypto::keyring::forget_everywhere(*customer_id.as_uuid());
+    announcements
+        .announce_destroyed(*customer_id.as_uuid())
+        .await;
     tracing::info!(
         customer_id = %id,
         keys_destroyed = ?shredded.categories,

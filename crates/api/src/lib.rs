@@ -144,7 +144,8 @@ impl Application {
                 .with_zendesk_webhook_secret(settings.zendesk_webhook_secret.clone())
                 .with_zendesk(zendesk)
                 .with_sepa_creditor(settings.sepa_creditor.clone())
-                .with_deployment(settings.deployment.clone()),
+                .with_deployment(settings.deployment.clone())
+                .with_key_announcements(settings.key_announcements.clone()),
             settings: settings.clone(),
             router: routes::app,
         })
@@ -220,6 +221,18 @@ impl Application {
                     tracing::error!(error = %e, "the audit sealer stopped");
                 }
             }));
+        }
+        {
+            // Every keyring of this process (executors, projectors' decoders, the
+            // reactors' executors) drops destroyed keys at once.
+            let announcements = self.settings.key_announcements.clone();
+            let pool = self.state.pool.clone();
+            let signal = signal();
+            background.push(tokio::spawn(lae_store::crypto::announce::listen(
+                announcements,
+                Some(pool),
+                signal,
+            )));
         }
         if let Some(config) = self.settings.reactors.clone() {
             let commands = std::sync::Arc::new(lae_reactors::Commands::new(&self.state.events));

@@ -54,6 +54,9 @@ pub struct Settings {
     /// `lae serve --department`), everything by default: their routes, their desks and
     /// their projectors only ([`crate::deployment`]).
     pub deployment: crate::deployment::Deployment,
+    /// Where key destructions are announced to the other processes, and heard from
+    /// them (`NATS_URL`, `LAE_KEYS_SUBJECT_PREFIX`: `<prefix>.destroyed`).
+    pub key_announcements: lae_store::crypto::KeyAnnouncements,
 }
 
 /// A secret value: never printed.
@@ -279,7 +282,16 @@ impl Settings {
                 }
             })?,
         };
+        let key_announcements =
+            lae_store::crypto::KeyAnnouncements::from_lookup(&get).map_err(|reason| {
+                SettingsError::Invalid {
+                    name: "LAE_KEYS_SUBJECT_PREFIX",
+                    value: get("LAE_KEYS_SUBJECT_PREFIX").unwrap_or_default(),
+                    reason,
+                }
+            })?;
         let settings = Self {
+            key_announcements,
             deployment: crate::deployment::Deployment::everything(),
             master_keys,
             plaintext,

@@ -43,6 +43,8 @@ pub struct Inner {
     pub sepa_creditor: Option<crate::billing_cycle::SepaCreditor>,
     /// The departments this instance serves (the others' routes answer 404).
     pub deployment: crate::deployment::Deployment,
+    /// Where an erasure announces the keys it destroyed ([`crate::erasure`]).
+    pub key_announcements: lae_store::crypto::KeyAnnouncements,
 }
 
 /// What the auditors' routes need.
@@ -137,7 +139,22 @@ impl AppState {
             zendesk: None,
             sepa_creditor: None,
             deployment: crate::deployment::Deployment::everything(),
+            key_announcements: lae_store::crypto::KeyAnnouncements::new(
+                crate::settings::DEFAULT_NATS_URL,
+            ),
         }))
+    }
+
+    /// The same state, announcing key destructions there (before it is shared).
+    #[must_use]
+    pub fn with_key_announcements(
+        mut self,
+        announcements: lae_store::crypto::KeyAnnouncements,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.key_announcements = announcements;
+        }
+        self
     }
 
     /// The same state, with the secret of Zendesk's webhooks (before it is shared).

@@ -272,6 +272,7 @@ async fn erase(
         &state.customers,
         &state.events,
         &state.pool,
+        &state.key_announcements,
         id,
         body.reason,
         &metadata(&actor, request),

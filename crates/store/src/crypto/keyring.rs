@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::Path;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use lae_domain::{DataCategory, classify};
@@ -25,9 +25,10 @@ use super::payload::{self, Access, OnTampered, Opened, SealedText};
 
 /// Keys kept in memory per keyring unless configured otherwise.
 pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
-/// How long a cached key (or a cached absence) is trusted before it is read again.
-/// An erasure in another process is seen by this one within this time at worst; the
-/// process that erases forgets the keys at once.
+/// How long a cached key (or a cached absence), and the categories a role may read,
+/// are trusted before they are read again. The process that erases forgets the keys at
+/// once and announces it ([`super::announce`]); a process that hears nothing (NATS
+/// down) stops using them within this time at worst.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// The current master key, and the previous ones still accepted for unwrapping
@@ -119,6 +120,20 @@ pub fn read_key_file(path: &Path) -> Result<MasterKey, KeyError> {
     MasterKey::parse(&text)
 }
 
+/// The categories a role may read, as last asked.
+#[derive(Debug, Clone)]
+struct Readable {
+    categories: Vec<DataCategory>,
+    asked: Instant,
+    /// Grants changed since: the next load asks again; openers keep the last answer
+    /// until then (the keys they open with were loaded under it).
+    stale: bool,
+}
+
+fn bit(category: DataCategory) -> u8 {
+    1 << (category as u8)
+}
+
 #[derive(Debug, Clone)]
 enum Slot {
     Key(Arc<DataKey>),
@@ -148,8 +163,9 @@ struct Inner {
     masters: Arc<MasterKeys>,
     /// The categories this keyring is meant to use.
     categories: Vec<DataCategory>,
-    /// Those of `categories` the connection's role may read, once asked.
-    readable: OnceLock<Vec<DataCategory>>,
+    /// Those of `categories` the connection's role may read, when asked last; asked
+    /// again after `ttl` or when grants change ([`reread_grants_everywhere`]).
+    readable: RwLock<Option<Readable>>,
     /// Read (without touching recency) by the openers, which may run on several
     /// threads at once; written by loading, which also refreshes the recency of the
     /// keys a batch needs, so that they outlast the batch.
@@ -194,13 +210,15 @@ impl Keyring {
         ttl: Duration,
     ) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        Self(Arc::new(Inner {
+        let keyring = Self(Arc::new(Inner {
             masters,
             categories: categories.to_vec(),
-            readable: OnceLock::new(),
+            readable: RwLock::new(None),
             cache: RwLock::new(LruCache::new(capacity)),
             ttl,
-        }))
+        }));
+        register(&keyring);
+        keyring
     }
 
     /// The master keys.
@@ -349,7 +367,7 @@ impl Keyring {
     #[must_use]
     pub fn has_fresh(&self, wanted: &[(Uuid, DataCategory)], reading: bool) -> bool {
         // Reading needs to know which categories the role may read: asked by `load`.
-        if reading && self.0.readable.get().is_none() {
+        if reading && !self.readable_is_fresh() {
             return false;
         }
         self.missing(wanted.iter().copied(), false).is_empty()
@@ -373,10 +391,58 @@ impl Keyring {
         Ok(())
     }
 
-    /// The categories of this keyring that `conn`'s role may read, asked once.
+    /// The categories this keyring's role may read as last asked, while that answer is
+    /// fresh; `None` when the next load will ask the database.
+    #[must_use]
+    pub fn known_readable(&self) -> Option<Vec<DataCategory>> {
+        let fresh = self.readable_is_fresh();
+        let readable = self
+            .0
+            .readable
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        readable
+            .as_ref()
+            .filter(|_| fresh)
+            .map(|r| r.categories.clone())
+    }
+
+    fn readable_is_fresh(&self) -> bool {
+        matches!(
+            &*self.0.readable.read().unwrap_or_else(PoisonError::into_inner),
+            Some(r) if !r.stale && r.asked.elapsed() < self.0.ttl
+        )
+    }
+
+    /// The categories the last load found readable, as a set of [`bit`]s: what
+    /// openers go by, without allocating on the hot path.
+    fn readable_mask(&self) -> u8 {
+        self.0
+            .readable
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |r| r.categories.iter().fold(0, |m, c| m | bit(*c)))
+    }
+
+    /// Makes the next load ask again which categories the role may read (grants changed).
+    pub fn reread_grants(&self) {
+        if let Some(r) = self
+            .0
+            .readable
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            r.stale = true;
+        }
+    }
+
+    /// The categories of this keyring that `conn`'s role may read, asked again when
+    /// the last answer is stale or grants changed.
     async fn readable(&self, conn: &mut PgConnection) -> Result<Vec<DataCategory>, KeyError> {
-        if let Some(known) = self.0.readable.get() {
-            return Ok(known.clone());
+        if let Some(known) = self.known_readable() {
+            return Ok(known);
         }
         let tables: Vec<String> = self.0.categories.iter().map(|c| table(*c)).collect();
         let allowed: Vec<bool> = sqlx::query_scalar(
@@ -400,8 +466,16 @@ impl Keyring {
                 "this role may not read every category it was meant to: the others read as withheld"
             );
         }
-        // A concurrent first load may have set it: both asked the same database.
-        let _ = self.0.readable.set(readable.clone());
+        // A concurrent load may have set it too: both asked the same database.
+        *self
+            .0
+            .readable
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Readable {
+            categories: readable.clone(),
+            asked: Instant::now(),
+            stale: false,
+        });
         Ok(readable)
     }
 
@@ -549,9 +623,9 @@ impl Keyring {
     /// What this keyring may do with each category of `subject`'s data, from the
     /// cache: the key, its destruction, or a category the role may not read.
     fn access(&self, subject: Uuid) -> impl FnMut(DataCategory) -> Result<Access, KeyError> {
-        let readable = self.0.readable.get().map_or(&[][..], Vec::as_slice);
+        let readable = self.readable_mask();
         move |category| {
-            if !readable.contains(&category) {
+            if readable & bit(category) == 0 {
                 return Ok(Access::Withheld);
             }
             match self.cached(subject, category) {
@@ -605,6 +679,17 @@ impl Keyring {
         }
     }
 
+    /// Drops every cached key (announcements may have been missed).
+    pub fn forget_all(&self) {
+        self.write_cache().clear();
+    }
+
+    /// Whether a key of `subject` in `category` is cached (fresh or not).
+    #[must_use]
+    pub fn holds(&self, subject: Uuid, category: DataCategory) -> bool {
+        matches!(self.cached(subject, category), Some(Slot::Key(_)))
+    }
+
     fn cached(&self, subject: Uuid, category: DataCategory) -> Option<Slot> {
         self.0
             .cache
@@ -655,4 +740,47 @@ impl Keyring {
 /// The table holding a category's keys.
 pub(crate) fn table(category: DataCategory) -> String {
     format!("keys.{}", category.as_str())
+}
+
+/// Every keyring of this process, so that an announcement reaches each of them
+/// whoever built it (the command side, each projector's decoder, the reactors'
+/// executors, an auditor's timeline): no component can be left out when wiring.
+static KEYRINGS: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
+fn register(keyring: &Keyring) {
+    let mut all = KEYRINGS.lock().unwrap_or_else(PoisonError::into_inner);
+    all.retain(|k| k.strong_count() > 0);
+    all.push(Arc::downgrade(&keyring.0));
+}
+
+fn live_keyrings() -> Vec<Keyring> {
+    KEYRINGS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .map(Keyring)
+        .collect()
+}
+
+/// Drops `subject`'s keys from every keyring of this process (its keys were destroyed,
+/// here or in another process: [`super::announce`]).
+pub fn forget_everywhere(subject: Uuid) {
+    for keyring in live_keyrings() {
+        keyring.forget(subject);
+    }
+}
+
+/// Drops every cached key of every keyring of this process.
+pub fn forget_all_everywhere() {
+    for keyring in live_keyrings() {
+        keyring.forget_all();
+    }
+}
+
+/// Makes every keyring of this process ask again which categories its role may read.
+pub fn reread_grants_everywhere() {
+    for keyring in live_keyrings() {
+        keyring.reread_grants();
+    }
 }

@@ -9,17 +9,21 @@
 //!   the domain's classification ([`lae_domain::classify`]).
 //! - [`erasure`]: destroying a subject's keys, and re-wrapping every key under a new
 //!   master key (rotation).
+//! - [`announce`]: key destructions (NATS) and grant changes (PostgreSQL `NOTIFY`)
+//!   heard by every process, which drops the keys from all its keyrings at once.
 //!
 //! Who may read which keys is decided by PostgreSQL: each category is its own table,
 //! and a department's writer role has SELECT on the categories it may see only. A
 //! [`Keyring`] asks the database which tables its connection may read and treats the
 //! other categories as withheld.
 
+pub mod announce;
 pub mod cipher;
 pub mod erasure;
 pub mod keyring;
 pub mod payload;
 
+pub use announce::KeyAnnouncements;
 pub use cipher::{DataKey, MasterKey};
 pub use keyring::{Keyring, MasterKeys};
 pub use payload::{ERASED, OnTampered, Opened, UNREADABLE, WITHHELD};
