@@ -455,7 +455,11 @@ async fn a_termination_cancels_the_unpaid_invoices_of_later_months_once() {
     // event redelivered to every reactor), nothing changes.
     let prefix = format!("{}_replay", app.db.settings.database());
     let mut replay = lae_reactors(&app, &prefix);
-    for reactor in lae_reactors::Reactor::ALL {
+    // The Zendesk reactor runs only with Zendesk configured, which this test is not.
+    for reactor in lae_reactors::Reactor::ALL
+        .into_iter()
+        .filter(|r| *r != lae_reactors::Reactor::Zendesk)
+    {
         drained(&app, &format!("{prefix}_{}", reactor.name())).await;
     }
     replay.kill().await.expect("stop the replay");
