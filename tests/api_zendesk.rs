@@ -220,15 +220,7 @@ async fn signed_zendesk_webhooks_become_a_ticket_its_action_and_its_resolution()
     )
     .await;
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("lae_zendesk_webhooks_total{outcome=\"refused\"} 4"),
         "{metrics}"
@@ -544,15 +536,7 @@ async fn zendesk_both_ways_once_each_through_outages_and_a_kill() {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     reactors.start_kill().expect("stop");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("lae_zendesk_webhooks_total{outcome=\"accepted\"} 2"),
         "{metrics}"

@@ -310,15 +310,7 @@ async fn the_four_indicators_of_a_known_history_by_period_and_after_a_rebuild() 
 
     // The incidents on /metrics: the refusals above by code, the read models' lag; and
     // every metric the Grafana dashboard in the repository plots is there.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("lae_commands_refused_total{code=\"satisfaction_already_rated\"} 1"),
         "{metrics}"

@@ -48,15 +48,7 @@ async fn a_contact_change_made_once_reaches_every_department() {
         .await;
     }
     // Lag and progress are visible to operators.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("lae_relay_events_published"), "{metrics}");
     assert!(metrics.contains("lae_projection_"), "{metrics}");
     let status: serde_json::Value = app

@@ -213,6 +213,18 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// The platform's Prometheus exposition (`GET /metrics`), as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// The token of the test user of a role (`"sales"`, `"customer_service"`, ...).
     pub fn token(&self, role: &str) -> &str {
         let role: Role = role.parse().expect("a role");
