@@ -239,6 +239,37 @@ async fn the_four_indicators_of_a_known_history_by_period_and_after_a_rebuild() 
     );
     assert_eq!(march["signature_to_first_invoice_median_days"], Value::Null);
 
+    // A range by month whose edges cut months: the whole month (February, from the
+    // monthly roll-ups) is the same as in the aligned range, and the edges (read by day)
+    // are the sums of their days.
+    let (_, cut) = app
+        .get(
+            "/api/v1/management/kpis?from=2026-01-15&to=2026-03-10&granularity=month",
+            "management",
+        )
+        .await;
+    assert_eq!(cut["series"][1], *february, "{cut}");
+    let (_, days) = app
+        .get(
+            "/api/v1/management/kpis?from=2026-01-15&to=2026-01-31&granularity=day",
+            "management",
+        )
+        .await;
+    for field in ["contracts_signed", "offers_proposed", "invoices_issued"] {
+        let by_day: i64 = days["series"]
+            .as_array()
+            .expect("days")
+            .iter()
+            .filter_map(|p| p[field].as_i64())
+            .sum();
+        assert_eq!(cut["series"][0][field], by_day, "{field}: {cut}");
+    }
+    assert_eq!(
+        cut["series"][0]["contracts_in_force_at_start"],
+        days["series"][0]["contracts_in_force_at_start"]
+    );
+    assert_eq!(cut["series"][2]["end"], "2026-03-10");
+
     // Today (and yesterday, for the tickets opened before midnight): satisfaction,
     // complaints, first-contact resolution, productivity.
     let today = now.date_naive();
@@ -347,6 +378,27 @@ async fn the_four_indicators_of_a_known_history_by_period_and_after_a_rebuild() 
     let text = kpis.to_string();
     assert!(!text.contains(&customers[0]) && !text.contains(&tickets[0]));
 
+    // The monthly roll-ups are the daily rows summed by month (each batch writes both
+    // in one transaction).
+    let pool = app.db.owner_pool().await;
+    for (daily, monthly, keys, value) in [
+        ("daily_counters", "monthly_counters", "aggregate_type, event_type", "count"),
+        ("daily_measures", "monthly_measures", "measure, dimension", "value"),
+        ("daily_durations", "monthly_durations", "measure, dimension, bucket", "count"),
+    ] {
+        let (rows, differing): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*), count(*) FILTER (WHERE d.total IS DISTINCT FROM m.{value}) \
+               FROM (SELECT date_trunc('month', day)::date AS month, {keys}, sum({value}) AS total \
+                       FROM management.{daily} GROUP BY 1, {keys}) d \
+               FULL JOIN management.{monthly} m USING (month, {keys})"
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{monthly}: {e}"));
+        assert!(rows > 0, "{monthly} is empty");
+        assert_eq!(differing, 0, "{monthly} differs from {daily}");
+    }
+
     // A rebuild of the management read model from the store: the same series.
     let (_, before_months) = app
         .get(
@@ -398,7 +450,14 @@ async fn management_cannot_read_the_working_state_that_pairs_events() {
             "{table}: {err}"
         );
     }
-    for table in ["daily_measures", "daily_durations", "daily_counters"] {
+    for table in [
+        "daily_measures",
+        "daily_durations",
+        "daily_counters",
+        "monthly_measures",
+        "monthly_durations",
+        "monthly_counters",
+    ] {
         sqlx::query(&format!("SELECT * FROM management.{table}"))
             .fetch_all(&pool)
             .await

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::management::month_of;
 use crate::envelope::Envelope;
 
 /// The departments whose users' activity counts as operator-days.
@@ -214,6 +215,24 @@ impl Sums {
             .durations
             .entry((day, measure, dimension.to_owned(), bucket))
             .or_default() += 1;
+    }
+
+    /// The same sums keyed by the first day of their month.
+    fn by_month(&self) -> Self {
+        let mut monthly = Self::default();
+        for ((day, m, dim), n) in &self.measures {
+            *monthly
+                .measures
+                .entry((month_of(*day), m, dim.clone()))
+                .or_default() += n;
+        }
+        for ((day, m, dim, b), n) in &self.durations {
+            *monthly
+                .durations
+                .entry((month_of(*day), m, dim.clone(), *b))
+                .or_default() += n;
+        }
+        monthly
     }
 }
 
@@ -598,56 +617,88 @@ async fn count_operator_days(
     Ok(())
 }
 
+/// Adds the batch's sums to the daily tables and to their monthly roll-ups
+/// (migration 0019), in the batch's transaction.
 async fn write_sums(conn: &mut PgConnection, q: &str, sums: &Sums) -> Result<(), sqlx::Error> {
-    if !sums.measures.is_empty() {
-        let mut day = Vec::new();
-        let mut name = Vec::new();
-        let mut dimension = Vec::new();
-        let mut value = Vec::new();
-        for ((d, m, dim), n) in &sums.measures {
-            day.push(*d);
-            name.push(*m);
-            dimension.push(dim.as_str());
-            value.push(*n);
-        }
-        sqlx::query(&format!(
-            "INSERT INTO {q}.daily_measures AS m (day, measure, dimension, value) \
-             SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[]) \
-             ON CONFLICT (day, measure, dimension) DO UPDATE SET value = m.value + EXCLUDED.value"
-        ))
-        .bind(&day)
-        .bind(&name)
-        .bind(&dimension)
-        .bind(&value)
-        .execute(&mut *conn)
-        .await?;
+    let monthly = sums.by_month();
+    add_measures(conn, q, "daily_measures", "day", &sums.measures).await?;
+    add_measures(conn, q, "monthly_measures", "month", &monthly.measures).await?;
+    add_durations(conn, q, "daily_durations", "day", &sums.durations).await?;
+    add_durations(conn, q, "monthly_durations", "month", &monthly.durations).await
+}
+
+/// Adds `rows` ((day or month, measure, dimension) → value) to `table`, keyed by its
+/// date column `key`.
+async fn add_measures(
+    conn: &mut PgConnection,
+    q: &str,
+    table: &str,
+    key: &str,
+    rows: &BTreeMap<(NaiveDate, &'static str, String), i64>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    if !sums.durations.is_empty() {
-        let mut day = Vec::new();
-        let mut name = Vec::new();
-        let mut dimension = Vec::new();
-        let mut bucket = Vec::new();
-        let mut count = Vec::new();
-        for ((d, m, dim, b), n) in &sums.durations {
-            day.push(*d);
-            name.push(*m);
-            dimension.push(dim.as_str());
-            bucket.push(*b);
-            count.push(*n);
-        }
-        sqlx::query(&format!(
-            "INSERT INTO {q}.daily_durations AS m (day, measure, dimension, bucket, count) \
-             SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::int[], $5::bigint[]) \
-             ON CONFLICT (day, measure, dimension, bucket) DO UPDATE SET count = m.count + EXCLUDED.count"
-        ))
-        .bind(&day)
-        .bind(&name)
-        .bind(&dimension)
-        .bind(&bucket)
-        .bind(&count)
-        .execute(conn)
-        .await?;
+    let mut day = Vec::with_capacity(rows.len());
+    let mut name = Vec::with_capacity(rows.len());
+    let mut dimension = Vec::with_capacity(rows.len());
+    let mut value = Vec::with_capacity(rows.len());
+    for ((d, m, dim), n) in rows {
+        day.push(*d);
+        name.push(*m);
+        dimension.push(dim.as_str());
+        value.push(*n);
     }
+    sqlx::query(&format!(
+        "INSERT INTO {q}.{table} AS m ({key}, measure, dimension, value) \
+         SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[]) \
+         ON CONFLICT ({key}, measure, dimension) DO UPDATE SET value = m.value + EXCLUDED.value"
+    ))
+    .bind(&day)
+    .bind(&name)
+    .bind(&dimension)
+    .bind(&value)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds `rows` ((day or month, measure, dimension, bucket) → count) to `table`, keyed
+/// by its date column `key`.
+async fn add_durations(
+    conn: &mut PgConnection,
+    q: &str,
+    table: &str,
+    key: &str,
+    rows: &BTreeMap<(NaiveDate, &'static str, String, i32), i64>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut day = Vec::with_capacity(rows.len());
+    let mut name = Vec::with_capacity(rows.len());
+    let mut dimension = Vec::with_capacity(rows.len());
+    let mut bucket = Vec::with_capacity(rows.len());
+    let mut count = Vec::with_capacity(rows.len());
+    for ((d, m, dim, b), n) in rows {
+        day.push(*d);
+        name.push(*m);
+        dimension.push(dim.as_str());
+        bucket.push(*b);
+        count.push(*n);
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {q}.{table} AS m ({key}, measure, dimension, bucket, count) \
+         SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::int[], $5::bigint[]) \
+         ON CONFLICT ({key}, measure, dimension, bucket) DO UPDATE SET count = m.count + EXCLUDED.count"
+    ))
+    .bind(&day)
+    .bind(&name)
+    .bind(&dimension)
+    .bind(&bucket)
+    .bind(&count)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use lae_store::db::quote_ident;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -157,20 +157,45 @@ pub(crate) async fn count(
     .bind(&counts)
     .execute(&mut *conn)
     .await?;
-    let mut days = Vec::with_capacity(daily.len());
-    let mut types = Vec::with_capacity(daily.len());
-    let mut event_types = Vec::with_capacity(daily.len());
-    let mut counts = Vec::with_capacity(daily.len());
-    for ((day, a, e), n) in &daily {
+    let monthly: BTreeMap<(NaiveDate, &str, &str), i64> =
+        daily
+            .iter()
+            .fold(BTreeMap::new(), |mut monthly, ((day, a, e), n)| {
+                *monthly.entry((month_of(*day), *a, *e)).or_default() += n;
+                monthly
+            });
+    add_counters(conn, &schema, "daily_counters", "day", &daily).await?;
+    add_counters(conn, &schema, "monthly_counters", "month", &monthly).await
+}
+
+/// The first day of `day`'s month: the key of the monthly roll-ups (migration 0019).
+pub(crate) fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// Adds `rows` ((day or month, aggregate type, event type) → count) to `table`, keyed
+/// by its date column `key`.
+async fn add_counters(
+    conn: &mut PgConnection,
+    schema: &str,
+    table: &str,
+    key: &str,
+    rows: &BTreeMap<(NaiveDate, &str, &str), i64>,
+) -> Result<(), sqlx::Error> {
+    let mut days = Vec::with_capacity(rows.len());
+    let mut types = Vec::with_capacity(rows.len());
+    let mut event_types = Vec::with_capacity(rows.len());
+    let mut counts = Vec::with_capacity(rows.len());
+    for ((day, a, e), n) in rows {
         days.push(*day);
         types.push(*a);
         event_types.push(*e);
         counts.push(*n);
     }
     sqlx::query(&format!(
-        "INSERT INTO {schema}.daily_counters AS c (day, aggregate_type, event_type, count) \
+        "INSERT INTO {schema}.{table} AS c ({key}, aggregate_type, event_type, count) \
          SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[]) \
-         ON CONFLICT (day, aggregate_type, event_type) DO UPDATE SET count = c.count + EXCLUDED.count"
+         ON CONFLICT ({key}, aggregate_type, event_type) DO UPDATE SET count = c.count + EXCLUDED.count"
     ))
     .bind(&days)
     .bind(&types)
@@ -412,20 +437,35 @@ pub async fn kpi_series(
         Granularity::Week => "week",
         Granularity::Month => "month",
     };
+    // Whole months come from the monthly roll-ups, the days outside them (the edges of
+    // a range by month, every day of a range by week or by day) from the daily rows.
+    let (first, end) = whole_months(from, to, granularity);
     let within: Vec<(NaiveDate, String, String, i64)> = sqlx::query_as(
         "SELECT date_trunc($3, day)::date, aggregate_type, event_type, sum(count)::bigint \
-           FROM management.daily_counters WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3",
+           FROM management.daily_counters \
+          WHERE (day >= $1 AND day < $4) OR (day >= $5 AND day <= $2) GROUP BY 1, 2, 3 \
+         UNION ALL \
+         SELECT month, aggregate_type, event_type, count \
+           FROM management.monthly_counters WHERE month >= $4 AND month < $5",
     )
     .bind(from)
     .bind(to)
     .bind(trunc)
+    .bind(first)
+    .bind(end)
     .fetch_all(&mut *conn)
     .await?;
     let before: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT aggregate_type, event_type, sum(count)::bigint \
-           FROM management.daily_counters WHERE day < $1 GROUP BY 1, 2",
+        "SELECT aggregate_type, event_type, sum(count)::bigint FROM ( \
+             SELECT aggregate_type, event_type, count \
+               FROM management.monthly_counters WHERE month < $2 \
+             UNION ALL \
+             SELECT aggregate_type, event_type, count \
+               FROM management.daily_counters WHERE day >= $2 AND day < $1) AS c \
+          GROUP BY 1, 2",
     )
     .bind(from)
+    .bind(month_of(from))
     .fetch_all(&mut *conn)
     .await?;
     let mut counters = CounterSums::default();
@@ -442,20 +482,32 @@ pub async fn kpi_series(
     // the number of events.
     let measures: Vec<(NaiveDate, String, String, i64)> = sqlx::query_as(
         "SELECT date_trunc($3, day)::date, measure, dimension, sum(value)::bigint \
-           FROM management.daily_measures WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3",
+           FROM management.daily_measures \
+          WHERE (day >= $1 AND day < $4) OR (day >= $5 AND day <= $2) GROUP BY 1, 2, 3 \
+         UNION ALL \
+         SELECT month, measure, dimension, value \
+           FROM management.monthly_measures WHERE month >= $4 AND month < $5",
     )
     .bind(from)
     .bind(to)
     .bind(trunc)
+    .bind(first)
+    .bind(end)
     .fetch_all(&mut *conn)
     .await?;
     let durations: Vec<(NaiveDate, String, String, i32, i64)> = sqlx::query_as(
         "SELECT date_trunc($3, day)::date, measure, dimension, bucket, sum(count)::bigint \
-           FROM management.daily_durations WHERE day BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4",
+           FROM management.daily_durations \
+          WHERE (day >= $1 AND day < $4) OR (day >= $5 AND day <= $2) GROUP BY 1, 2, 3, 4 \
+         UNION ALL \
+         SELECT month, measure, dimension, bucket, count \
+           FROM management.monthly_durations WHERE month >= $4 AND month < $5",
     )
     .bind(from)
     .bind(to)
     .bind(trunc)
+    .bind(first)
+    .bind(end)
     .fetch_all(conn)
     .await?;
     let mut sums = PeriodSums::default();
@@ -477,6 +529,27 @@ pub async fn kpi_series(
         }
     }
     Ok(periods)
+}
+
+/// The whole calendar months of `from..=to` a series by month reads from the monthly
+/// roll-ups, as `[first, end)` (first days of months); `(from, from)`, which selects no
+/// month, for a series by week or by day or a range holding no whole month.
+fn whole_months(
+    from: NaiveDate,
+    to: NaiveDate,
+    granularity: Granularity,
+) -> (NaiveDate, NaiveDate) {
+    if granularity != Granularity::Month {
+        return (from, from);
+    }
+    let first = if from.day() == 1 {
+        from
+    } else {
+        Granularity::Month.next(month_of(from))
+    };
+    // The month after the last whole one: the month of the day after `to`.
+    let end = month_of(to.succ_opt().unwrap_or(to));
+    if first < end { (first, end) } else { (from, from) }
 }
 
 /// Fills the indicators of the daily measures and durations into `p`.
@@ -701,6 +774,36 @@ mod tests {
         let days = series_from(&rows, d("2026-12-01"), d("2026-12-03"), Granularity::Day);
         assert_eq!(days.len(), 3);
         assert_eq!(days[2].invoices_issued, 0);
+    }
+
+    #[test]
+    fn a_series_by_month_reads_its_whole_months_from_the_roll_ups() {
+        let d = |s: &str| s.parse::<NaiveDate>().expect("date");
+        let m = Granularity::Month;
+        // A calendar year: its twelve months.
+        assert_eq!(
+            whole_months(d("2026-01-01"), d("2026-12-31"), m),
+            (d("2026-01-01"), d("2027-01-01"))
+        );
+        // From the 15th to the 10th: February only; the edges are read by day.
+        assert_eq!(
+            whole_months(d("2026-01-15"), d("2026-03-10"), m),
+            (d("2026-02-01"), d("2026-03-01"))
+        );
+        // Within one month, or by week or by day: no month.
+        assert_eq!(
+            whole_months(d("2026-01-02"), d("2026-01-31"), m),
+            (d("2026-01-02"), d("2026-01-02"))
+        );
+        assert_eq!(
+            whole_months(d("2026-01-01"), d("2026-12-31"), Granularity::Week),
+            (d("2026-01-01"), d("2026-01-01"))
+        );
+        // February of a leap year, whole.
+        assert_eq!(
+            whole_months(d("2028-02-01"), d("2028-02-29"), m),
+            (d("2028-02-01"), d("2028-03-01"))
+        );
     }
 
     #[test]
