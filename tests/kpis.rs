@@ -382,9 +382,24 @@ async fn the_four_indicators_of_a_known_history_by_period_and_after_a_rebuild() 
     // in one transaction).
     let pool = app.db.owner_pool().await;
     for (daily, monthly, keys, value) in [
-        ("daily_counters", "monthly_counters", "aggregate_type, event_type", "count"),
-        ("daily_measures", "monthly_measures", "measure, dimension", "value"),
-        ("daily_durations", "monthly_durations", "measure, dimension, bucket", "count"),
+        (
+            "daily_counters",
+            "monthly_counters",
+            "aggregate_type, event_type",
+            "count",
+        ),
+        (
+            "daily_measures",
+            "monthly_measures",
+            "measure, dimension",
+            "value",
+        ),
+        (
+            "daily_durations",
+            "monthly_durations",
+            "measure, dimension, bucket",
+            "count",
+        ),
     ] {
         let (rows, differing): (i64, i64) = sqlx::query_as(&format!(
             "SELECT count(*), count(*) FILTER (WHERE d.total IS DISTINCT FROM m.{value}) \

@@ -549,7 +549,11 @@ fn whole_months(
     };
     // The month after the last whole one: the month of the day after `to`.
     let end = month_of(to.succ_opt().unwrap_or(to));
-    if first < end { (first, end) } else { (from, from) }
+    if first < end {
+        (first, end)
+    } else {
+        (from, from)
+    }
 }
 
 /// Fills the indicators of the daily measures and durations into `p`.
